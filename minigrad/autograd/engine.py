@@ -1,0 +1,122 @@
+"""The backward pass: walk the graph from the outputs to the leaves, applying the chain rule.
+
+A node may run its `backward` only after every op that consumed its output has sent it a
+gradient, otherwise it would pass on a partial sum. So the walk is in topological order, found
+without recursion (a chain of 100,000 ops must not overflow Python's stack):
+
+1. `_count_consumers`: one iterative depth-first pass over the graph counts, for every node
+   and leaf, how many edges point into it.
+2. `run_backward`: Kahn's algorithm. Start from the roots; each time a node's backward sends a
+   gradient along an edge, that parent's count drops by one; a parent whose count reaches zero
+   has received its whole gradient and becomes ready. Leaves receive their summed gradient
+   (after their hooks) into `.grad`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.autograd.function import DEBUG, Function
+from minigrad.autograd.grad_mode import no_grad
+
+
+def _count_consumers(roots) -> dict:
+    """Map id(node or leaf) -> number of graph edges that point into it."""
+    counts = {}
+    stack = [r for r in roots if isinstance(r, Function)]
+    seen = {id(r) for r in stack}
+    while stack:
+        node = stack.pop()
+        for p in node.parents:
+            if p is None:
+                continue
+            k = id(p)
+            counts[k] = counts.get(k, 0) + 1
+            if k not in seen:
+                seen.add(k)
+                if isinstance(p, Function):
+                    stack.append(p)
+    return counts
+
+
+def run_backward(outputs, grads, retain_graph: bool = False, inputs=None):
+    """Backpropagate `grads` (arrays) from `outputs` (Tensors with a graph).
+
+    With `inputs=None`, gradients of leaves accumulate into their `.grad` (Tensor.backward).
+    With a list of Tensors as `inputs`, nothing is accumulated; their gradients are returned
+    as a list of arrays (None where an input got no gradient), as `autograd.grad` needs.
+    """
+    roots = [t.grad_fn if t.grad_fn is not None else t for t in outputs]
+    counts = _count_consumers(roots)
+    pending = {}
+    for root, g in zip(roots, grads):
+        k = id(root)
+        pending[k] = pending[k] + g if k in pending else g
+    # a root is ready once nothing inside the graph also feeds it
+    ready = list({id(r): r for r in roots if counts.get(id(r), 0) == 0}.values())
+    wanted = None
+    captured = {}
+    if inputs is not None:
+        wanted = {id(t.grad_fn if t.grad_fn is not None else t): t for t in inputs}
+
+    with no_grad():  # hooks and gradient arithmetic must not build a graph of their own
+        while ready:
+            node = ready.pop()
+            grad = pending.pop(id(node), None)
+            if wanted is not None and id(node) in wanted and grad is not None:
+                captured[id(node)] = grad
+            if not isinstance(node, Function):  # a leaf tensor
+                if grad is not None and wanted is None:
+                    node._accumulate_grad(grad)
+                continue
+            if grad is not None and node._tensor_hooks:
+                grad = _run_hooks(node._tensor_hooks, grad)
+            if grad is None:
+                in_grads = ()
+            else:
+                in_grads = node.backward(node, grad)
+                if not isinstance(in_grads, tuple):
+                    in_grads = (in_grads,)
+                if DEBUG:
+                    _check_gradients(node, in_grads)
+                if not retain_graph:
+                    node._release()
+            n_in = len(in_grads)
+            for i, p in enumerate(node.parents):
+                if p is None:
+                    continue
+                k = id(p)
+                g = in_grads[i] if i < n_in else None
+                if g is not None:
+                    pending[k] = pending[k] + g if k in pending else g
+                counts[k] -= 1
+                if counts[k] == 0:
+                    ready.append(p)
+    if wanted is not None:
+        return [captured.get(k) for k in wanted]
+    return None
+
+
+def _run_hooks(hooks, grad):
+    from minigrad.tensor import Tensor
+
+    for hook in hooks:
+        result = hook(Tensor._wrap(grad, False))
+        if result is not None:
+            grad = result.data if isinstance(result, Tensor) else np.asarray(result)
+    return grad
+
+
+def _check_gradients(node, in_grads) -> None:
+    """MINIGRAD_DEBUG=1: every gradient must have its input's shape and dtype."""
+    meta = node._input_meta
+    for i, g in enumerate(in_grads):
+        if g is None or i >= len(meta) or meta[i] is None:
+            continue
+        shape, dtype = meta[i]
+        if not isinstance(g, np.ndarray) or g.shape != shape or g.dtype != dtype:
+            got = (getattr(g, "shape", type(g).__name__), getattr(g, "dtype", None))
+            raise RuntimeError(
+                f"{node!r} returned a gradient for input {i} with shape and dtype {got}; "
+                f"the input has shape {shape} and dtype {dtype}"
+            )

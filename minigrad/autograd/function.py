@@ -1,0 +1,193 @@
+"""`Function`: one differentiable op, its forward and its backward side by side.
+
+Every op in minigrad is a subclass::
+
+    class Mul(Function):
+        @staticmethod
+        def forward(ctx, a, b):              # NumPy arrays in, one NumPy array out
+            ctx.save_for_backward(a, b)
+            return a * b
+
+        @staticmethod
+        def backward(ctx, grad):             # dL/d(out) in, dL/d(each input) out
+            a, b = ctx.saved_tensors
+            return grad * b, grad * a
+
+    def mul(a, b):
+        return Mul.apply(a, b)
+
+`apply` unwraps Tensor arguments to their arrays, runs `forward`, wraps the result in a new
+Tensor, and, when some input requires grad, makes the `ctx` object a node of the graph: it
+remembers where each input's gradient must go (`ctx.parents`) and is the result's `grad_fn`.
+
+Deviations from PyTorch's `torch.autograd.Function`, chosen to keep the engine small:
+`forward` and `backward` see NumPy arrays, not Tensors; an op has exactly one output;
+`backward` may omit trailing `None`s for non-tensor arguments. What PyTorch keeps: `ctx`,
+`save_for_backward`/`saved_tensors`, `needs_input_grad`, and the version check that turns an
+in-place change of a saved tensor into an error at backward time instead of a wrong gradient.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from minigrad.autograd.grad_mode import _GradMode
+
+# MINIGRAD_DEBUG=1: record each input's shape and dtype, and have the engine check every
+# gradient a backward returns against them (catches a wrong custom Function at its source).
+DEBUG = os.environ.get("MINIGRAD_DEBUG", "0") not in ("", "0")
+
+
+class Function:
+    """Base class of every differentiable op; an instance is both `ctx` and graph node."""
+
+    # True for ops whose output may alias the first input's memory (reshape, transpose, slicing):
+    # the output then shares the input's version counter, so an in-place write through either
+    # is seen by every saved copy.
+    is_view = False
+
+    # Set on nodes only where used; class defaults keep `apply` cheap.
+    _saved = ()
+    _saved_versions = ()
+    _freed = False
+    _tensor_hooks = None
+    _input_meta = ()
+
+    @staticmethod
+    def forward(ctx, *args):  # abstract: every op defines it
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, grad):  # abstract: every differentiable op defines it
+        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+
+    @classmethod
+    def apply(cls, *args):
+        """Run the op on `args` (Tensors, arrays, numbers, options) and return a Tensor."""
+        ctx = cls.__new__(cls)
+        arrays = []
+        parents = []
+        record = False
+        grad_on = _GradMode.enabled
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a.data)
+                if grad_on and a.requires_grad:
+                    record = True
+                    parents.append(a.grad_fn or a)
+                else:
+                    parents.append(None)
+            else:
+                arrays.append(a)
+                parents.append(None)
+        ctx._recording = record
+        result = cls.forward(ctx, *arrays)
+        out = Tensor._wrap(result, record)
+        if cls.is_view and np.may_share_memory(result, arrays[0]):
+            src = args[0]
+            out._version_counter = src._version_counter
+            out._base = src._base if src._base is not None else src
+        if record:
+            ctx.parents = tuple(parents)
+            if DEBUG:
+                ctx._input_meta = tuple(
+                    (a.data.shape, a.data.dtype) if isinstance(a, Tensor) else None for a in args
+                )
+            out.grad_fn = ctx
+            if ctx._saved:
+                ctx._record_versions(args, out)
+        return out
+
+    # -- what forward and backward use ------------------------------------------------------
+
+    def save_for_backward(self, *arrays) -> None:
+        """Keep `arrays` (inputs or the output of forward) for backward; free otherwise."""
+        if self._recording:
+            self._saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The arrays given to `save_for_backward`, after checking nobody modified them."""
+        if self._freed:
+            raise RuntimeError(
+                f"{self!r}: trying to backward through the graph a second time (or to access "
+                "saved tensors after they were freed). Saved values are freed when you call "
+                ".backward() or autograd.grad(); pass retain_graph=True to keep them."
+            )
+        for i, (counter, version) in enumerate(self._saved_versions):
+            if counter is not None and counter[0] != version:
+                shape = tuple(self._saved[i].shape)
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by "
+                    f"an inplace operation: [tensor of shape {shape}], saved by {self!r}, is at "
+                    f"version {counter[0]}; expected version {version} instead. Use an "
+                    "out-of-place op (or .clone()) before modifying it."
+                )
+        return self._saved
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        """One bool per forward argument: does backward have to compute that gradient?"""
+        return tuple(p is not None for p in self.parents)
+
+    # -- used by apply and by the engine ----------------------------------------------------
+
+    def _record_versions(self, args, out) -> None:
+        versions = []
+        for s in self._saved:
+            counter = None
+            if s is out.data or s is out.data.base:  # the output, or what it is a view of
+                counter = out._version_counter
+            else:
+                for a in args:
+                    if isinstance(a, Tensor) and a.data is s:
+                        counter = a._version_counter
+                        break
+            versions.append((counter, counter[0] if counter is not None else 0))
+        self._saved_versions = versions
+
+    def _release(self) -> None:
+        """Free the saved arrays once backward has used them (unless retain_graph)."""
+        self._saved = ()
+        self._saved_versions = ()
+        self._freed = True
+
+    def register_hook(self, fn) -> None:
+        """Run `fn(grad)` on this node's output gradient before its backward (tensor hooks)."""
+        if self._tensor_hooks is None:
+            self._tensor_hooks = []
+        self._tensor_hooks.append(fn)
+
+    @property
+    def next_functions(self) -> tuple:
+        """The parents of this node, as PyTorch names them: a node, a leaf Tensor, or None."""
+        return self.parents
+
+    def name(self) -> str:
+        return f"{type(self).__name__}Backward"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Undo broadcasting: sum `grad` down to `shape`, the shape of the input it belongs to.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1, so by the
+    chain rule its gradient is the sum of the output gradient over exactly those axes. This is
+    the one place in minigrad where that happens; every op with broadcasting inputs calls it.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+from minigrad.tensor import Tensor  # noqa: E402  (Tensor and Function refer to each other)

@@ -1,0 +1,5 @@
+"""`python -m minigrad.cli`: the same as the `minigrad` command."""
+
+from minigrad.cli import main
+
+raise SystemExit(main())

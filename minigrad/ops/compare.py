@@ -1,0 +1,110 @@
+"""Comparisons and logical ops: they return bool tensors and are not differentiable."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad.ops.arithmetic import promote
+from minigrad.tensor import Tensor
+
+
+def _raw(x):
+    return x.data if isinstance(x, Tensor) else x
+
+
+def _compare(ufunc, a, b) -> Tensor:
+    a, b = promote(_raw(a), _raw(b))
+    return Tensor._wrap(ufunc(a, b))
+
+
+def eq(input, other) -> Tensor:
+    return _compare(np.equal, input, other)
+
+
+def ne(input, other) -> Tensor:
+    return _compare(np.not_equal, input, other)
+
+
+def lt(input, other) -> Tensor:
+    return _compare(np.less, input, other)
+
+
+def le(input, other) -> Tensor:
+    return _compare(np.less_equal, input, other)
+
+
+def gt(input, other) -> Tensor:
+    return _compare(np.greater, input, other)
+
+
+def ge(input, other) -> Tensor:
+    return _compare(np.greater_equal, input, other)
+
+
+def logical_and(input, other) -> Tensor:
+    return Tensor._wrap(np.logical_and(_raw(input), _raw(other)))
+
+
+def logical_or(input, other) -> Tensor:
+    return Tensor._wrap(np.logical_or(_raw(input), _raw(other)))
+
+
+def logical_xor(input, other) -> Tensor:
+    return Tensor._wrap(np.logical_xor(_raw(input), _raw(other)))
+
+
+def logical_not(input) -> Tensor:
+    return Tensor._wrap(np.logical_not(_raw(input)))
+
+
+def _bitwise(ufunc, name):
+    def op(input, other) -> Tensor:
+        a, b = _raw(input), _raw(other)
+        for x in (a, b):
+            if np.asarray(x).dtype.kind not in "biu":
+                raise TypeError(f"{name}: only integer and bool tensors, got {np.asarray(x).dtype}")
+        return Tensor._wrap(ufunc(a, b))
+
+    op.__name__ = name
+    return op
+
+
+bitwise_and = _bitwise(np.bitwise_and, "bitwise_and")
+bitwise_or = _bitwise(np.bitwise_or, "bitwise_or")
+bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
+
+
+def bitwise_not(input) -> Tensor:
+    a = _raw(input)
+    if a.dtype.kind not in "biu":
+        raise TypeError(f"bitwise_not: only integer and bool tensors, got {a.dtype}")
+    return Tensor._wrap(np.invert(a))
+
+
+def isnan(input) -> Tensor:
+    return Tensor._wrap(np.isnan(_raw(input)))
+
+
+def isinf(input) -> Tensor:
+    return Tensor._wrap(np.isinf(_raw(input)))
+
+
+def isfinite(input) -> Tensor:
+    return Tensor._wrap(np.isfinite(_raw(input)))
+
+
+def equal(input, other) -> bool:
+    """True if both have the same shape and the same elements."""
+    a, b = _raw(input), _raw(other)
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
+def allclose(input, other, rtol: float = 1e-5, atol: float = 1e-8,
+             equal_nan: bool = False) -> bool:
+    return bool(np.allclose(_raw(input), _raw(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input, other, rtol: float = 1e-5, atol: float = 1e-8,
+            equal_nan: bool = False) -> Tensor:
+    return Tensor._wrap(np.isclose(_raw(input), _raw(other), rtol=rtol, atol=atol,
+                                   equal_nan=equal_nan))

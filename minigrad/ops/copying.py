@@ -1,0 +1,121 @@
+"""Ops that copy or convert values: clone, casts, and the out-of-place halves of fill_/copy_."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from minigrad import dtype as _dt
+from minigrad.autograd.function import Function, unbroadcast
+from minigrad.tensor import Tensor
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+class Cast(Function):
+    """Change the dtype; the gradient is cast back to the input's dtype."""
+
+    @staticmethod
+    def forward(ctx, a, dtype):
+        ctx.in_dtype = a.dtype
+        return a.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.in_dtype)
+
+
+class Fill(Function):
+    """Every element becomes `value`: nothing flows back to the old values."""
+
+    @staticmethod
+    def forward(ctx, a, value):
+        return np.full_like(a, value)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return np.zeros_like(grad)
+
+
+class CopyFrom(Function):
+    """`a` takes the values of `src` (broadcast, cast): the gradient flows to `src` only."""
+
+    @staticmethod
+    def forward(ctx, a, src):
+        src = np.asarray(src)
+        ctx.src_meta = (src.shape, src.dtype)
+        try:
+            return np.broadcast_to(src, a.shape).astype(a.dtype)
+        except ValueError:
+            raise RuntimeError(f"copy_: source of shape {src.shape} does not broadcast to "
+                               f"{a.shape}") from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        shape, dtype = ctx.src_meta
+        return None, unbroadcast(grad, shape).astype(dtype, copy=False)
+
+
+def clone(input: Tensor) -> Tensor:
+    """A copy with its own memory that stays in the graph (gradient passes through)."""
+    return Clone.apply(input)
+
+
+def to(input: Tensor, *args, dtype=None, **kwargs) -> Tensor:
+    """Convert dtype (`t.to(minigrad.float64)`); "cpu" as a device is accepted and ignored."""
+    for a in args:
+        if isinstance(a, (_dt.dtype, np.dtype, type)) or (isinstance(a, str) and a not in
+                                                          ("cpu", "cuda")):
+            dtype = a
+        elif isinstance(a, Tensor):
+            dtype = a.dtype
+        elif a is not None and str(a) != "cpu":
+            raise RuntimeError(f"to(): minigrad tensors live on the CPU; device {a!r} is not "
+                               "available")
+    device = kwargs.get("device")
+    if device is not None and str(device) != "cpu":
+        raise RuntimeError(f"to(): minigrad tensors live on the CPU; device {device!r} is not "
+                           "available")
+    if dtype is None:
+        return input
+    np_dtype = _dt.to_numpy_dtype(dtype)
+    if np_dtype == input.data.dtype:
+        return input
+    if input.requires_grad and np_dtype.kind != "f":
+        return Tensor._wrap(input.data.astype(np_dtype))  # integer results carry no gradient
+    return Cast.apply(input, np_dtype)
+
+
+def type_as(input: Tensor, other: Tensor) -> Tensor:
+    return to(input, other.dtype)
+
+
+def float(input: Tensor) -> Tensor:  # noqa: A001 - the PyTorch name
+    return to(input, _dt.float32)
+
+
+def double(input: Tensor) -> Tensor:
+    return to(input, _dt.float64)
+
+
+def half(input: Tensor) -> Tensor:
+    return to(input, _dt.float16)
+
+
+def long(input: Tensor) -> Tensor:
+    return to(input, _dt.int64)
+
+
+def int(input: Tensor) -> Tensor:  # noqa: A001 - the PyTorch name
+    return to(input, _dt.int32)
+
+
+def bool(input: Tensor) -> Tensor:  # noqa: A001 - the PyTorch name
+    return to(input, _dt.bool)

@@ -1,0 +1,1 @@
+"""Utilities shared across minigrad: hook handles (and, later, data loading)."""
