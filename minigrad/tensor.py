@@ -387,8 +387,12 @@ class Tensor:
         if self.data.size == 0:
             body = f"[], size={self.data.shape}"
         else:
-            body = np.array2string(self.data, separator=", ", prefix=prefix, threshold=1000,
-                                   edgeitems=3, precision=4, floatmode="maxprec_equal")
+            # PyTorch's style: "1., 2." for whole numbers, otherwise four decimals
+            values = self.data
+            whole = values.dtype.kind == "f" and bool(np.all(values[np.isfinite(values)] % 1 == 0))
+            body = np.array2string(values, separator=", ", prefix=prefix, threshold=1000,
+                                   edgeitems=3, precision=4,
+                                   floatmode="maxprec" if whole else "fixed")
         extras = []
         if self.data.dtype not in (np.float32, np.int64, np.bool_) or self.data.size == 0:
             extras.append(f"dtype={self.dtype}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.autograd.function import DEBUG, Function
-from minigrad.autograd.grad_mode import no_grad
+from minigrad.autograd.grad_mode import _GradMode
 
 
 def _count_consumers(roots) -> dict:
@@ -59,39 +59,45 @@ def run_backward(outputs, grads, retain_graph: bool = False, inputs=None):
     if inputs is not None:
         wanted = {id(t.grad_fn if t.grad_fn is not None else t): t for t in inputs}
 
-    with no_grad():  # hooks and gradient arithmetic must not build a graph of their own
+    previous_mode = _GradMode.enabled
+    _GradMode.enabled = False  # hooks and gradient arithmetic must not build a graph
+    try:
         while ready:
             node = ready.pop()
-            grad = pending.pop(id(node), None)
-            if wanted is not None and id(node) in wanted and grad is not None:
-                captured[id(node)] = grad
+            key = id(node)
+            grad = pending.pop(key, None)
+            if wanted is not None and key in wanted and grad is not None:
+                captured[key] = grad
             if not isinstance(node, Function):  # a leaf tensor
                 if grad is not None and wanted is None:
                     node._accumulate_grad(grad)
                 continue
-            if grad is not None and node._tensor_hooks:
-                grad = _run_hooks(node._tensor_hooks, grad)
-            if grad is None:
-                in_grads = ()
+            parents = node.parents
+            if grad is None:  # nothing reached this node: its parents get nothing from it
+                in_grads = (None,) * len(parents)
             else:
+                if node._tensor_hooks:
+                    grad = _run_hooks(node._tensor_hooks, grad)
                 in_grads = node.backward(node, grad)
-                if not isinstance(in_grads, tuple):
+                if type(in_grads) is not tuple:
                     in_grads = (in_grads,)
+                if len(in_grads) < len(parents):  # trailing Nones may be omitted
+                    in_grads += (None,) * (len(parents) - len(in_grads))
                 if DEBUG:
                     _check_gradients(node, in_grads)
                 if not retain_graph:
                     node._release()
-            n_in = len(in_grads)
-            for i, p in enumerate(node.parents):
+            for p, g in zip(parents, in_grads):
                 if p is None:
                     continue
                 k = id(p)
-                g = in_grads[i] if i < n_in else None
                 if g is not None:
                     pending[k] = pending[k] + g if k in pending else g
                 counts[k] -= 1
                 if counts[k] == 0:
                     ready.append(p)
+    finally:
+        _GradMode.enabled = previous_mode
     if wanted is not None:
         return [captured.get(k) for k in wanted]
     return None

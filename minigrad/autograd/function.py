@@ -40,6 +40,9 @@ from minigrad.autograd.grad_mode import _GradMode
 DEBUG = os.environ.get("MINIGRAD_DEBUG", "0") not in ("", "0")
 
 
+_new = object.__new__
+
+
 class Function:
     """Base class of every differentiable op; an instance is both `ctx` and graph node."""
 
@@ -66,7 +69,7 @@ class Function:
     @classmethod
     def apply(cls, *args):
         """Run the op on `args` (Tensors, arrays, numbers, options) and return a Tensor."""
-        ctx = cls.__new__(cls)
+        ctx = _new(cls)
         arrays = []
         parents = []
         record = False
@@ -83,6 +86,7 @@ class Function:
                 arrays.append(a)
                 parents.append(None)
         ctx._recording = record
+        ctx.parents = tuple(parents)
         result = cls.forward(ctx, *arrays)
         out = Tensor._wrap(result, record)
         if cls.is_view and np.may_share_memory(result, arrays[0]):
@@ -90,7 +94,6 @@ class Function:
             out._version_counter = src._version_counter
             out._base = src._base if src._base is not None else src
         if record:
-            ctx.parents = tuple(parents)
             if DEBUG:
                 ctx._input_meta = tuple(
                     (a.data.shape, a.data.dtype) if isinstance(a, Tensor) else None for a in args

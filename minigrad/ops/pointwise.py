@@ -140,9 +140,10 @@ class Tanh(Function):
 
 
 def stable_sigmoid(a: np.ndarray) -> np.ndarray:
-    """1 / (1 + e^-a) without overflow: uses e^-|a|, which is always <= 1."""
+    """1 / (1 + e^-a) without overflow: with e = e^-|a| <= 1, it is 1/(1+e) for a >= 0 and
+    e/(1+e) for a < 0 (multiply top and bottom by e^a)."""
     e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+    return np.where(a >= 0, 1, e) / (1 + e)
 
 
 class Sigmoid(Function):

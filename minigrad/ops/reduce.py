@@ -38,8 +38,8 @@ def normalize_dims(dim, ndim: int, op: str):
 
 def _expand_back(grad: np.ndarray, shape: tuple, axes, keepdim: bool) -> np.ndarray:
     """Undo a reduction's shape change: reinsert reduced axes, then broadcast to `shape`."""
-    if axes is None:
-        return np.broadcast_to(grad.reshape((1,) * len(shape)), shape)
+    if axes is None:  # grad holds one value: filling is cheaper than a broadcast view's setup
+        return np.full(shape, grad, dtype=grad.dtype)
     if not keepdim:
         grad = np.expand_dims(grad, axes)
     return np.broadcast_to(grad, shape)
