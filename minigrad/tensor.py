@@ -273,16 +273,28 @@ class Tensor:
 
     # -- in-place writes ---------------------------------------------------------------------
 
-    def _write_inplace(self, op, *args) -> Tensor:
+    def _records_inplace(self, args) -> bool:
+        """Would an in-place op on self with `args` have to be recorded in the graph?"""
+        return _GradMode.enabled and (
+            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        )
+
+    def _write_inplace(self, op, *args, direct=None) -> Tensor:
         """Run the out-of-place `op(self, *args)` and make self hold its values and history.
 
         When a graph is being recorded, `op` runs on a snapshot of self so the node it builds
         saves the old values; self then takes over the node as its grad_fn. The version bump
         makes any other node that saved self's old values refuse to backward through them.
+
+        `direct(array, *raw_args)`, if given, writes the result straight into self's array; it
+        is used when nothing is recorded (optimizer updates, data preparation), saving the
+        temporary result and the copy.
         """
-        recording = _GradMode.enabled and (
-            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
-        )
+        recording = self._records_inplace(args)
+        if direct is not None and not recording:
+            direct(self.data, *(a.data if isinstance(a, Tensor) else a for a in args))
+            self._version_counter[0] += 1
+            return self
         if recording:
             if self.grad_fn is None and self.requires_grad:
                 raise RuntimeError(

@@ -11,6 +11,8 @@ operators (`a + b` is `add(a, b)`) and in-place methods (`t.add_(u)`), in one ta
 
 from __future__ import annotations
 
+import numpy as np
+
 from minigrad.ops import arithmetic, compare, copying, indexing, linalg, pointwise, reduce
 from minigrad.ops import shape, softmax as _softmax_module
 from minigrad.ops.arithmetic import (add, div, divide, maximum, minimum, mul, multiply, neg,
@@ -61,14 +63,51 @@ def _reflected(fn):
     return method
 
 
-def _inplace(fn):
-    """`t.op_(...)`: compute `op(t, ...)` and write it into t (see Tensor._write_inplace)."""
+def _inplace(fn, direct=None):
+    """`t.op_(...)`: compute `op(t, ...)` and write it into t (see Tensor._write_inplace).
+
+    `direct(array, *args)` is the same update done on the array in place, with NumPy's `out=`,
+    for when no graph is recorded.
+    """
 
     def method(self, *args, **kwargs):
-        return self._write_inplace(lambda source, *a: fn(source, *a, **kwargs), *args)
+        return self._write_inplace(lambda source, *a: fn(source, *a, **kwargs), *args,
+                                   direct=(lambda d, *a: direct(d, *a, **kwargs)) if direct
+                                   else None)
 
     method.__name__ = f"{fn.__name__}_"
     return method
+
+
+def _ufunc_into(ufunc):
+    """d = ufunc(d, other * alpha) in place; a dtype that can't hold the result is an error."""
+
+    def write(d, other, alpha=1):
+        ufunc(d, other if alpha == 1 else np.multiply(other, alpha), out=d, casting="same_kind")
+
+    return write
+
+
+def _div_into(d, other, rounding_mode=None):
+    if rounding_mode is None and d.dtype.kind == "f":
+        np.divide(d, other, out=d, casting="same_kind")
+        return
+    result = div(Tensor._wrap(d), other, rounding_mode=rounding_mode).data
+    if not np.can_cast(result.dtype, d.dtype, casting="same_kind"):
+        raise RuntimeError(f"div_: result type {result.dtype} can't be cast to the tensor's "
+                           f"dtype {d.dtype}")
+    d[...] = result
+
+
+def _clamp_into(d, min=None, max=None):  # noqa: A002 - the PyTorch names
+    np.clip(d, min, max, out=d)
+
+
+def _masked_fill_into(d, mask, value):
+    if np.asarray(mask).dtype != np.bool_:
+        raise RuntimeError(f"masked_fill_: mask must be a bool tensor, got dtype "
+                           f"{np.asarray(mask).dtype}")
+    np.copyto(d, np.asarray(value, dtype=d.dtype), where=mask)
 
 
 def _where_method(self, condition, other):
@@ -76,7 +115,11 @@ def _where_method(self, condition, other):
 
 
 def _fill_(self, value):
-    return self._write_inplace(copying.Fill.apply, value)
+    return self._write_inplace(copying.Fill.apply, value, direct=_fill_into)
+
+
+def _fill_into(d, value):
+    d[...] = value
 
 
 def _zero_(self):
@@ -84,18 +127,17 @@ def _zero_(self):
 
 
 def _copy_(self, src):
-    return self._write_inplace(copying.CopyFrom.apply, src.data if isinstance(src, Tensor)
-                               and not src.requires_grad else src)
+    return self._write_inplace(copying.CopyFrom.apply, src, direct=_fill_into)
 
 
 def _uniform_(self, a: float = 0.0, b: float = 1.0, generator: Generator | None = None):
     values = _numpy_generator(generator).uniform(a, b, self.shape)
-    return self._write_inplace(copying.CopyFrom.apply, values)
+    return self._write_inplace(copying.CopyFrom.apply, values, direct=_fill_into)
 
 
 def _normal_(self, mean: float = 0.0, std: float = 1.0, generator: Generator | None = None):
     values = _numpy_generator(generator).normal(mean, std, self.shape)
-    return self._write_inplace(copying.CopyFrom.apply, values)
+    return self._write_inplace(copying.CopyFrom.apply, values, direct=_fill_into)
 
 
 _METHODS = {
@@ -149,15 +191,19 @@ _METHODS = {
     "__rxor__": _reflected(bitwise_xor), "__invert__": bitwise_not,
     "__getitem__": indexing.getitem, "__setitem__": indexing.setitem,
     # in-place
-    "add_": _inplace(add), "sub_": _inplace(sub), "mul_": _inplace(mul),
-    "div_": _inplace(div), "pow_": _inplace(pow), "clamp_": _inplace(clamp),
-    "clip_": _inplace(clamp), "masked_fill_": _inplace(masked_fill), "relu_": _inplace(relu),
+    "add_": _inplace(add, _ufunc_into(np.add)), "sub_": _inplace(sub, _ufunc_into(np.subtract)),
+    "mul_": _inplace(mul, _ufunc_into(np.multiply)), "div_": _inplace(div, _div_into),
+    "pow_": _inplace(pow), "clamp_": _inplace(clamp, _clamp_into),
+    "clip_": _inplace(clamp, _clamp_into),
+    "masked_fill_": _inplace(masked_fill, _masked_fill_into), "relu_": _inplace(relu),
     "sigmoid_": _inplace(sigmoid), "tanh_": _inplace(tanh), "exp_": _inplace(exp),
     "neg_": _inplace(neg), "abs_": _inplace(abs), "sqrt_": _inplace(sqrt),
     "fill_": _fill_, "zero_": _zero_, "copy_": _copy_, "uniform_": _uniform_,
     "normal_": _normal_,
-    "__iadd__": _inplace(add), "__isub__": _inplace(sub), "__imul__": _inplace(mul),
-    "__itruediv__": _inplace(div),
+    "__iadd__": _inplace(add, _ufunc_into(np.add)),
+    "__isub__": _inplace(sub, _ufunc_into(np.subtract)),
+    "__imul__": _inplace(mul, _ufunc_into(np.multiply)),
+    "__itruediv__": _inplace(div, _div_into),
 }
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)

@@ -164,7 +164,14 @@ def getitem(input: Tensor, index) -> Tensor:
 def setitem(input: Tensor, index, value) -> None:
     """`input[index] = value`, in place (bumps the version counter)."""
     index, _ = _index_arrays(index)
-    input._write_inplace(IndexPut.apply, index, value)
+    input._write_inplace(IndexPut.apply, index, value, direct=_assign)
+
+
+def _assign(d: np.ndarray, index, value) -> None:
+    try:
+        d[index] = value
+    except IndexError as e:
+        raise IndexError(f"index: {e} (tensor of shape {d.shape})") from None
 
 
 def index_select(input, dim: int, index) -> Tensor:
