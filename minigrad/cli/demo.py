@@ -9,7 +9,8 @@ and what it leaves to the user:
   training points right in those notes), while a network with hidden layers gets nearly all;
 - the model: 2 -> 64 -> 64 -> 3 with ReLU, its weights plain tensors with `requires_grad=True`
   (He/Kaiming initialisation, He et al. 2015, section 2.2: std = sqrt(2 / fan_in));
-- the loss: cross-entropy, as log-softmax followed by picking each example's true class;
+- the loss: `minigrad.nn.functional.cross_entropy` (log-softmax, then the mean of minus the
+  log-probability of each example's true class);
 - the update: SGD with momentum (PyTorch's form: v = mu v + g; w -= lr v), written inline
   under `minigrad.no_grad()` so that the update itself is not recorded in the graph.
 
@@ -29,7 +30,6 @@ import numpy as np
 
 import minigrad as mg
 from minigrad.nn import functional as F
-from minigrad.ops import gather, log_softmax
 
 POINTS_PER_CLASS = 400   # 1,200 points in all
 NUM_CLASSES = 3
@@ -90,12 +90,26 @@ def mlp(params: list[mg.Tensor], x: mg.Tensor) -> mg.Tensor:
     return x @ weight + bias
 
 
-def cross_entropy(logits: mg.Tensor, targets: mg.Tensor) -> mg.Tensor:
-    """Mean over the batch of -log softmax(logits)[true class]."""
-    if hasattr(F, "cross_entropy"):
-        return F.cross_entropy(logits, targets)
-    picked = gather(log_softmax(logits, dim=1), 1, targets.reshape(-1, 1))
-    return -picked.mean()
+def describe_graph(loss: mg.Tensor) -> str:
+    """The graph autograd recorded for `loss`: its ops by name, and the leaves it reaches."""
+    ops: dict[str, int] = {}
+    leaves = 0
+    stack, seen = [loss.grad_fn], {id(loss.grad_fn)}
+    while stack:
+        node = stack.pop()
+        ops[node.name()] = ops.get(node.name(), 0) + 1
+        for parent in node.next_functions:
+            if parent is None or id(parent) in seen:
+                continue
+            seen.add(id(parent))
+            if isinstance(parent, mg.Tensor):
+                leaves += 1
+            else:
+                stack.append(parent)
+    listed = ", ".join(name if n == 1 else f"{name} x{n}"
+                       for name, n in sorted(ops.items(), key=lambda kv: -kv[1]))
+    return (f"autograd: each step's loss is a graph of {sum(ops.values())} ops that backward() "
+            f"walks back to {leaves} leaves:\n  {listed}")
 
 
 def accuracy(logits: mg.Tensor, targets: mg.Tensor) -> float:
@@ -129,9 +143,9 @@ def run(args: argparse.Namespace) -> int:
     params = init_mlp(sizes)
     velocities = [mg.zeros_like(p) for p in params]
     n_params = sum(p.numel() for p in params)
-    print(f"minigrad demo: 3-class spirals, {len(x_train)} train / {len(x_test)} test points; "
-          f"MLP {' -> '.join(map(str, sizes))} ({n_params:,} parameters), ReLU")
-    print(f"SGD lr={LEARNING_RATE} momentum={MOMENTUM}, batch {BATCH_SIZE}, {steps} steps, "
+    print(f"minigrad demo: 3-class spirals, {len(x_train)} train / {len(x_test)} test points")
+    print(f"model: MLP {' -> '.join(map(str, sizes))}, ReLU, {n_params:,} parameters; "
+          f"SGD lr={LEARNING_RATE} momentum={MOMENTUM}, batch {BATCH_SIZE}, {steps} steps, "
           f"seed {args.seed}")
 
     log_every = max(1, steps // LOG_LINES)
@@ -145,17 +159,19 @@ def run(args: argparse.Namespace) -> int:
         batch = order[cursor:cursor + BATCH_SIZE]
         cursor += BATCH_SIZE
 
-        loss = cross_entropy(mlp(params, x_train[batch]), y_train[batch])
+        loss = F.cross_entropy(mlp(params, x_train[batch]), y_train[batch])
+        if step == 1:
+            print(describe_graph(loss))
         loss.backward()
         sgd_momentum_step(params, velocities, LEARNING_RATE, MOMENTUM)
 
         if step == 1 or step % log_every == 0 or step == steps:
             with mg.no_grad():
                 logits = mlp(params, x_train)
-                train_loss = cross_entropy(logits, y_train).item()
+                train_loss = F.cross_entropy(logits, y_train).item()
                 train_acc = accuracy(logits, y_train)
             history.append({"step": step, "loss": train_loss, "train_accuracy": train_acc})
-            print(f"step {step:5d}  loss {train_loss:.4f}  train accuracy {train_acc:6.1%}")
+            print(f"step {step:5d}  train loss {train_loss:.4f}  train accuracy {train_acc:6.1%}")
 
     with mg.no_grad():
         test_acc = accuracy(mlp(params, x_test), y_test)

@@ -25,6 +25,14 @@ def test_spirals_are_deterministic_and_balanced():
     assert np.abs(x).max() <= 1.0  # every point lies within radius 1
 
 
+def test_describe_graph_counts_ops_and_leaves():
+    a = mg.tensor([1.0, 2.0], requires_grad=True)
+    b = mg.tensor([3.0, 4.0], requires_grad=True)
+    text = demo.describe_graph((a * b + a * a).sum())
+    assert "a graph of 4 ops" in text and "back to 2 leaves" in text
+    assert "MulBackward x2" in text
+
+
 def test_short_run_lowers_the_loss_and_writes_json(tmp_path, capsys):
     assert demo.run(_args(steps=40, out=str(tmp_path))) == 0
     results = json.loads((tmp_path / "demo.json").read_text())
@@ -35,7 +43,7 @@ def test_short_run_lowers_the_loss_and_writes_json(tmp_path, capsys):
     assert results["model"]["parameters"] == 2 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3
     assert 0.0 <= results["test_accuracy"] <= 1.0 and results["seconds"] > 0
     out = capsys.readouterr().out
-    assert "step    40  loss" in out
+    assert "step    40  train loss" in out
     assert "test accuracy" in out
 
 
