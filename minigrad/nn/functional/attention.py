@@ -1,0 +1,134 @@
+"""Scaled dot-product attention (Vaswani et al. 2017, "Attention Is All You Need", Eq. 1).
+
+attention(Q, K, V) = softmax(Q K^T / sqrt(E) + M) V, for queries Q: (L, E), keys K: (S, E),
+values V: (S, Ev), and a mask M that is 0 where query i may look at key j and -inf where it
+may not. Each output row is a weighted average of the value rows, weighted by how well the
+query matches each key; dividing by sqrt(E) keeps the scores' variance near 1 so the softmax
+does not saturate.
+
+Backward (one Function, formulas in `kernels.reference.attention_backward`): with P the
+attention weights and G = dL/dout, dV = P^T G, dP = G V^T, the softmax backward
+dS = P (dP - rowsum(dP P)), then dQ = dS K / sqrt(E) and dK = dS^T Q / sqrt(E).
+
+Masking: a bool mask marks with True the pairs that take part (False becomes -inf); a float
+mask is added to the scores. `is_causal=True` lets query i see keys 0..i, the top-left aligned
+lower triangle, also when L != S (as PyTorch). A query row whose keys are *all* masked has no
+distribution to average with: this implementation returns zeros for it (and passes it no
+gradient), as PyTorch 2.13 does on all its paths (its math path used to give NaN, and
+still would for a hand-written softmax(QK^T + M) V).
+
+This reference materialises the (L, S) weight matrix, O(L S) memory; flash attention
+(Dao et al. 2022) computes the same result in tiles without it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kernels import reference
+from minigrad.autograd.function import Function, unbroadcast
+from minigrad.nn.functional._utils import array, check_float
+from minigrad.random import default_generator
+from minigrad.tensor import Tensor
+
+
+class ScaledDotProductAttention(Function):
+    @staticmethod
+    def forward(ctx, q, k, v, bias, scale, dropout_mask):
+        out, probs = reference.attention_forward(q, k, v, bias, scale, dropout_mask)
+        ctx.scale, ctx.dropout_mask = scale, dropout_mask
+        ctx.save_for_backward(q, k, v, probs)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, v, probs = ctx.saved_tensors
+        grads = reference.attention_backward(grad, q, k, v, probs, ctx.scale, ctx.dropout_mask)
+        return tuple(unbroadcast(g, x.shape) if parent is not None else None
+                     for g, x, parent in zip(grads, (q, k, v), ctx.parents))
+
+
+def _mask_bias(attn_mask, is_causal: bool, length: int, source: int, dtype) -> np.ndarray | None:
+    """The additive mask: 0 where a pair takes part, -inf (or the float mask) elsewhere."""
+    if is_causal:
+        attn_mask = np.tril(np.ones((length, source), dtype=bool))
+    if attn_mask is None:
+        return None
+    mask = array(attn_mask)
+    if mask.dtype == np.bool_:
+        return np.where(mask, 0, -np.inf).astype(dtype)
+    return mask.astype(dtype, copy=False)
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
+                                 attn_mask: Tensor | None = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False,
+                                 scale: float | None = None) -> Tensor:
+    """softmax(query key^T scale + mask) value, with optional dropout on the weights.
+
+    Args:
+        query: (..., L, E) float tensor.
+        key: (..., S, E) tensor; batch dimensions broadcast against the query's.
+        value: (..., S, Ev) tensor.
+        attn_mask: broadcastable to (..., L, S): a bool mask (True = take part) or a float
+            mask added to the scores; or None. It receives no gradient.
+        dropout_p: probability of dropping an attention weight (applied whenever > 0, as in
+            PyTorch; pass 0.0 in evaluation). Uses minigrad's global generator.
+        is_causal: mask so that query i sees keys 0..i only; not together with attn_mask.
+        scale: multiplies the scores; None means 1 / sqrt(E).
+
+    Returns:
+        (..., L, Ev) tensor. Rows whose keys are all masked are zeros (see the module
+        docstring).
+
+    Raises:
+        RuntimeError: fewer than 2 dimensions, mismatched E or S, batch dimensions or mask
+            that do not broadcast, mixed dtypes, or attn_mask together with is_causal.
+    """
+    op = "scaled_dot_product_attention"
+    q, k, v = query, key, value
+    if min(q.ndim, k.ndim, v.ndim) < 2:
+        raise RuntimeError(f"{op}: expected query, key and value to be at least 2-D, got shapes "
+                           f"{q.shape}, {k.shape} and {v.shape}")
+    check_float(q, "query", op)
+    if not q.data.dtype == k.data.dtype == v.data.dtype:
+        raise RuntimeError(f"{op}: query, key and value must have the same dtype, got "
+                           f"{q.dtype.name}, {k.dtype.name} and {v.dtype.name}")
+    if q.shape[-1] != k.shape[-1]:
+        raise RuntimeError(f"{op}: query of shape {q.shape} and key of shape {k.shape} must have "
+                           f"the same embedding size E: {q.shape[-1]} != {k.shape[-1]}")
+    if k.shape[-2] != v.shape[-2]:
+        raise RuntimeError(f"{op}: key of shape {k.shape} and value of shape {v.shape} must have "
+                           f"the same sequence length S: {k.shape[-2]} != {v.shape[-2]}")
+    try:
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    except ValueError:
+        raise RuntimeError(f"{op}: batch dimensions of query {q.shape}, key {k.shape} and value "
+                           f"{v.shape} do not broadcast") from None
+    if attn_mask is not None and is_causal:
+        raise RuntimeError(f"{op}: attn_mask must not be given together with is_causal=True")
+    if not 0.0 <= dropout_p <= 1.0:
+        raise ValueError(f"{op}: dropout_p has to be between 0 and 1, got {dropout_p}")
+    length, source = q.shape[-2], k.shape[-2]
+    scores_shape = batch + (length, source)
+    if attn_mask is not None:
+        mask_array = array(attn_mask)
+        if mask_array.dtype != np.bool_ and mask_array.dtype.kind != "f":
+            raise RuntimeError(f"{op}: attn_mask must be bool or floating point, got dtype "
+                               f"{mask_array.dtype}")
+        try:
+            scores_shape = np.broadcast_shapes(mask_array.shape, scores_shape)
+        except ValueError:
+            raise RuntimeError(f"{op}: attn_mask of shape {mask_array.shape} does not broadcast "
+                               f"to the attention scores' shape {scores_shape}") from None
+    bias = _mask_bias(attn_mask, is_causal, length, source, q.data.dtype)
+    dropout_mask = None
+    if dropout_p > 0:
+        keep = default_generator.numpy.random(scores_shape) >= dropout_p
+        scale_kept = 0.0 if dropout_p == 1 else 1 / (1 - dropout_p)
+        dropout_mask = (keep * scale_kept).astype(q.data.dtype)
+    if scale is None:
+        scale = 1 / math.sqrt(q.shape[-1])
+    return ScaledDotProductAttention.apply(q, k, v, bias, scale, dropout_mask)
