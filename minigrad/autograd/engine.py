@@ -120,6 +120,8 @@ def _check_gradients(node, in_grads) -> None:
         if g is None or i >= len(meta) or meta[i] is None:
             continue
         shape, dtype = meta[i]
+        if isinstance(g, np.generic):  # NumPy returns scalars for 0-d arithmetic: that's fine
+            g = np.asarray(g)
         if not isinstance(g, np.ndarray) or g.shape != shape or g.dtype != dtype:
             got = (getattr(g, "shape", type(g).__name__), getattr(g, "dtype", None))
             raise RuntimeError(
