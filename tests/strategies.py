@@ -44,7 +44,8 @@ bigger (or reordered) buffer whenever the shape allows it:
 - "transposed": the transpose of a C-contiguous array of the reversed shape (F order);
 - "strided": every other element along the last dim of a buffer twice as long (the skipped
   elements are NaN for floats, so an op that reads outside the view shows up as NaN);
-- "flipped": the last dim reversed (negative strides).
+- "flipped": the last dim reversed (negative strides; `torch.from_numpy` refuses those, so
+  hand such arrays to torch with `torch.tensor(array)`, which copies).
 """
 
 
@@ -108,13 +109,19 @@ def matmul_shapes(max_batch_dims: int = 2, max_side: int = 3,
 
 def floats(low: float = -2.0, high: float = 2.0, dtype=np.float64, away_from=(),
            min_distance: float = 0.1) -> st.SearchStrategy[float]:
-    """Finite floats in [low, high], representable in `dtype`.
+    """Finite floats in [low, high], representable in `dtype` (float16, float32 or float64).
 
     `away_from`: points (kinks such as 0 for abs/relu, or the bounds of clamp) that values
     are pushed at least `min_distance` away from; finite differences across a kink are wrong,
-    so gradient checks need this. Values are moved, not filtered, so no example is rejected.
+    so gradient checks need this. Values are moved, not filtered, so no example is rejected
+    (a moved value may land up to `min_distance` outside [low, high]).
     """
-    width = 32 if np.dtype(dtype) == np.float32 else 64
+    width = {np.dtype(np.float16): 16, np.dtype(np.float32): 32}.get(np.dtype(dtype), 64)
+    if width < 64:  # bounds must be representable: round them inwards
+        narrow = np.dtype(dtype).type
+        low_in, high_in = narrow(low), narrow(high)
+        low = float(np.nextafter(low_in, narrow(np.inf)) if low_in < low else low_in)
+        high = float(np.nextafter(high_in, narrow(-np.inf)) if high_in > high else high_in)
     base = st.floats(low, high, allow_nan=False, allow_infinity=False, width=width)
     points = tuple(away_from)
     if not points:
@@ -129,6 +136,8 @@ def floats(low: float = -2.0, high: float = 2.0, dtype=np.float64, away_from=(),
             x = p + min_distance if x >= p else p - min_distance
         return x
 
+    if width < 64:
+        return base.map(lambda x: float(np.dtype(dtype).type(push(x))))
     return base.map(push)
 
 
@@ -182,11 +191,11 @@ def make_layout(values: np.ndarray, layout: str) -> np.ndarray:
     Falls back to a contiguous copy when the shape cannot be laid out that way (0-d arrays).
     """
     if layout == "contiguous" or values.ndim == 0:
-        return np.ascontiguousarray(values)
+        return values.copy(order="C")  # (np.ascontiguousarray would make a 0-d array 1-d)
     if layout == "transposed":
         if values.ndim < 2:
             return make_layout(values, "strided")
-        return np.ascontiguousarray(values.T).T
+        return values.T.copy(order="C").T
     if layout == "strided":
         buffer_shape = values.shape[:-1] + (2 * values.shape[-1],)
         fill = np.nan if values.dtype.kind == "f" else 0
@@ -194,7 +203,7 @@ def make_layout(values: np.ndarray, layout: str) -> np.ndarray:
         buffer[..., ::2] = values
         return buffer[..., ::2]
     if layout == "flipped":
-        return np.ascontiguousarray(values[..., ::-1])[..., ::-1]
+        return values[..., ::-1].copy(order="C")[..., ::-1]
     raise ValueError(f"make_layout: unknown layout {layout!r}; expected one of {LAYOUTS}")
 
 
@@ -205,13 +214,12 @@ def non_contiguous_arrays(dtype=np.float64, shape=None, **kwargs) -> st.SearchSt
     always contiguous in NumPy's sense).
     """
     if shape is None:
-        shape = shapes(min_dims=1, min_side=1).filter(lambda s: builtin_max(s) >= 2)
+        shape = shapes(min_dims=1, min_side=1).filter(lambda s: max(s) >= 2)
     layouts = st.sampled_from(["transposed", "strided", "flipped"])
     return arrays(dtype=dtype, shape=shape, layout=layouts, **kwargs).filter(
         lambda a: not a.flags.c_contiguous)
 
 
-builtin_max = max
 
 
 def as_tensor(array: np.ndarray, requires_grad: bool = False) -> minigrad.Tensor:
@@ -242,7 +250,7 @@ def reduce_dims(draw, ndim: int, allow_none: bool = True, allow_tuple: bool = Tr
     kind = draw(st.sampled_from(choices))
     if kind == "none":
         return None, keepdim
-    n = builtin_max(ndim, 1)
+    n = max(ndim, 1)
     if kind == "int":
         return draw(valid_dim(ndim, allow_negative)), keepdim
     axes = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n, unique=True))
@@ -255,13 +263,13 @@ def reduce_dims(draw, ndim: int, allow_none: bool = True, allow_tuple: bool = Tr
 
 def valid_dim(ndim: int, allow_negative: bool = True) -> st.SearchStrategy[int]:
     """One valid dim of an `ndim`-dim tensor, in [-ndim, ndim) (0-d tensors: 0 or -1)."""
-    n = builtin_max(ndim, 1)
+    n = max(ndim, 1)
     return st.integers(-n if allow_negative else 0, n - 1)
 
 
 def invalid_dim(ndim: int) -> st.SearchStrategy[int]:
     """A dim out of range for an `ndim`-dim tensor (>= ndim or < -ndim)."""
-    n = builtin_max(ndim, 1)
+    n = max(ndim, 1)
     return st.one_of(st.integers(n, n + 3), st.integers(-n - 3, -n - 1))
 
 
@@ -287,7 +295,33 @@ def gather_indices(draw, shape: tuple, dim: int) -> np.ndarray:
     """An int64 index for `gather(input, dim, index)` with `input.shape == shape`: same number
     of dims, no larger than `shape` outside `dim`, values in [0, shape[dim]) along `dim`
     (which must be non-empty)."""
-    d = dim % builtin_max(len(shape), 1)
+    d = dim % max(len(shape), 1)
     index_shape = tuple(draw(st.integers(0, 3)) if k == d else draw(st.integers(0, n))
                         for k, n in enumerate(shape))
     return draw(hnp.arrays(np.int64, index_shape, elements=st.integers(0, shape[d] - 1)))
+
+
+@st.composite
+def basic_indices(draw, shape: tuple) -> tuple:
+    """A basic (view-producing) index for an array of `shape`: a tuple of in-range ints
+    (possibly negative), slices with positive steps (possibly empty or out-of-range bounds,
+    which clip), `None` (new axis) and at most one `...` (before or after the indexed dims)."""
+    items = []
+    use_ellipsis = draw(st.booleans()) and len(shape) > 0
+    n_indexed = draw(st.integers(0, len(shape)))
+    trailing = use_ellipsis and draw(st.booleans())  # `x[..., i]` rather than `x[i, ...]`
+    for n in (shape[len(shape) - n_indexed:] if trailing else shape[:n_indexed]):
+        if draw(st.booleans()):
+            items.append(None)
+        kind = draw(st.sampled_from(["int", "slice", "full"]) if n else st.just("slice"))
+        if kind == "int":
+            items.append(draw(st.integers(-n, n - 1)))
+        elif kind == "slice":
+            start = draw(st.one_of(st.none(), st.integers(-n - 1, n + 1)))
+            stop = draw(st.one_of(st.none(), st.integers(-n - 1, n + 1)))
+            items.append(slice(start, stop, draw(st.one_of(st.none(), st.integers(1, 3)))))
+        else:
+            items.append(slice(None))
+    if use_ellipsis:
+        items = [Ellipsis] + items if trailing else items + [Ellipsis]
+    return tuple(items)

@@ -79,11 +79,20 @@ def _inplace(fn, direct=None):
     return method
 
 
-def _ufunc_into(ufunc):
-    """d = ufunc(d, other * alpha) in place; a dtype that can't hold the result is an error."""
+def _ufunc_into(ufunc, name: str):
+    """d = ufunc(d, other * alpha) in place; a result d can't hold is an error naming `name`."""
 
     def write(d, other, alpha=1):
-        ufunc(d, other if alpha == 1 else np.multiply(other, alpha), out=d, casting="same_kind")
+        other = other if alpha == 1 else np.multiply(other, alpha)
+        try:
+            ufunc(d, other, out=d, casting="same_kind")
+        except ValueError:
+            raise RuntimeError(f"{name}: the result of shapes {d.shape} and {np.shape(other)} "
+                               f"broadcast together doesn't fit the tensor's shape {d.shape}"
+                               ) from None
+        except TypeError:  # NumPy's UFuncTypeError: the result dtype can't be cast to d's
+            raise RuntimeError(f"{name}: result type {arithmetic.result_type(d, other)} can't "
+                               f"be cast to the tensor's dtype {d.dtype}") from None
 
     return write
 
@@ -127,7 +136,15 @@ def _zero_(self):
 
 
 def _copy_(self, src):
-    return self._write_inplace(copying.CopyFrom.apply, src, direct=_fill_into)
+    return self._write_inplace(copying.CopyFrom.apply, src, direct=_copy_into)
+
+
+def _copy_into(d, src):
+    try:
+        d[...] = src
+    except ValueError:
+        raise RuntimeError(f"copy_: source of shape {np.shape(src)} does not broadcast to "
+                           f"{d.shape}") from None
 
 
 def _uniform_(self, a: float = 0.0, b: float = 1.0, generator: Generator | None = None):
@@ -191,8 +208,9 @@ _METHODS = {
     "__rxor__": _reflected(bitwise_xor), "__invert__": bitwise_not,
     "__getitem__": indexing.getitem, "__setitem__": indexing.setitem,
     # in-place
-    "add_": _inplace(add, _ufunc_into(np.add)), "sub_": _inplace(sub, _ufunc_into(np.subtract)),
-    "mul_": _inplace(mul, _ufunc_into(np.multiply)), "div_": _inplace(div, _div_into),
+    "add_": _inplace(add, _ufunc_into(np.add, "add_")),
+    "sub_": _inplace(sub, _ufunc_into(np.subtract, "sub_")),
+    "mul_": _inplace(mul, _ufunc_into(np.multiply, "mul_")), "div_": _inplace(div, _div_into),
     "pow_": _inplace(pow), "clamp_": _inplace(clamp, _clamp_into),
     "clip_": _inplace(clamp, _clamp_into),
     "masked_fill_": _inplace(masked_fill, _masked_fill_into), "relu_": _inplace(relu),
@@ -200,9 +218,9 @@ _METHODS = {
     "neg_": _inplace(neg), "abs_": _inplace(abs), "sqrt_": _inplace(sqrt),
     "fill_": _fill_, "zero_": _zero_, "copy_": _copy_, "uniform_": _uniform_,
     "normal_": _normal_,
-    "__iadd__": _inplace(add, _ufunc_into(np.add)),
-    "__isub__": _inplace(sub, _ufunc_into(np.subtract)),
-    "__imul__": _inplace(mul, _ufunc_into(np.multiply)),
+    "__iadd__": _inplace(add, _ufunc_into(np.add, "add_")),
+    "__isub__": _inplace(sub, _ufunc_into(np.subtract, "sub_")),
+    "__imul__": _inplace(mul, _ufunc_into(np.multiply, "mul_")),
     "__itruediv__": _inplace(div, _div_into),
 }
 for _name, _fn in _METHODS.items():

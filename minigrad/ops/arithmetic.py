@@ -16,28 +16,85 @@ from minigrad.autograd.function import Function, unbroadcast
 from minigrad.tensor import Tensor
 
 
-def promote(a, b):
-    """Cast the arrays `a`, `b` (either may be a Python number) as PyTorch's promotion would."""
-    a_arr = isinstance(a, np.ndarray)
-    b_arr = isinstance(b, np.ndarray)
-    if a_arr and b_arr:
-        if a.dtype is b.dtype:
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2}  # bool < integer < floating point
+
+
+def _kind(x) -> tuple:
+    """(category, priority) of an operand: dimensioned arrays outrank 0-d arrays, which
+    outrank Python numbers (PyTorch's rule: a lower-priority operand only decides the dtype
+    when its category is higher, e.g. int tensor * 2.5 is float)."""
+    if isinstance(x, np.ndarray):
+        return _CATEGORY.get(x.dtype.kind, 2), 2 if x.ndim else 1
+    return (0 if isinstance(x, (bool, np.bool_)) else 1 if isinstance(x, (int, np.integer))
+            else 2), 0
+
+
+def _own_dtype(x) -> np.dtype:
+    """The dtype an operand would have alone (Python float -> float32, int -> int64)."""
+    if isinstance(x, np.ndarray):
+        return x.dtype
+    category = _kind(x)[0]
+    return np.dtype((np.bool_, np.int64, np.float32)[category])
+
+
+def promote_types(da: np.dtype, db: np.dtype) -> np.dtype:
+    """PyTorch's promotion of two tensor dtypes: the higher category wins (int64 with float32
+    is float32, not NumPy's float64); equal categories widen (int32 with int64 is int64)."""
+    ca, cb = _CATEGORY.get(da.kind, 2), _CATEGORY.get(db.kind, 2)
+    if ca == cb:
+        return np.result_type(da, db)
+    return da if ca > cb else db
+
+
+def result_type(a, b) -> np.dtype:
+    """The dtype of `a op b` under PyTorch's promotion rules (either may be a Python number).
+
+    Within one priority level the higher category wins (int64 + float32 -> float32, not
+    NumPy's float64), and equal categories widen (int32 + int64 -> int64). Across levels the
+    higher-priority operand decides unless the other has a higher category:
+    float32 tensor * float64 0-d tensor -> float32; int tensor + 2.5 -> float32.
+    """
+    (ca, pa), (cb, pb) = _kind(a), _kind(b)
+    da, db = _own_dtype(a), _own_dtype(b)
+    if pa == pb:
+        return promote_types(da, db)
+    hi_cat, lo_cat, hi_dtype, lo_dtype = (ca, cb, da, db) if pa > pb else (cb, ca, db, da)
+    return lo_dtype if lo_cat > hi_cat else hi_dtype
+
+
+def promote(a, b, dtype=None):
+    """Cast the operands `a`, `b` (arrays or Python numbers) to `dtype`, by default their
+    PyTorch result dtype.
+
+    Arrays are cast; Python numbers stay numbers (NumPy keeps the array's dtype for them),
+    except that two numbers become one 0-d array so the result still has the right dtype.
+    """
+    if dtype is None:
+        # fast paths for the common cases: nothing to cast
+        if type(a) is np.ndarray and (type(b) is np.ndarray and a.dtype == b.dtype or
+                                      type(b) is float and a.dtype.kind == "f"):
             return a, b
-        ka, kb = a.dtype.kind, b.dtype.kind
-        if ka == "f" and kb != "f":
-            return a, b.astype(a.dtype)
-        if kb == "f" and ka != "f":
-            return a.astype(b.dtype), b
-        return a, b
-    if a_arr:
-        if isinstance(b, float) and a.dtype.kind != "f":
-            return a.astype(np.float32), b
-        return a, b
-    if b_arr:
-        if isinstance(a, float) and b.dtype.kind != "f":
-            return a, b.astype(np.float32)
-        return a, b
-    return np.asarray(a, dtype=np.float32 if isinstance(a, float) else None), b
+        dtype = result_type(a, b)
+    if not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray):
+        return np.asarray(a, dtype=dtype), b
+    return _cast(a, dtype), _cast(b, dtype)
+
+
+def _cast(x, dtype: np.dtype):
+    if isinstance(x, np.ndarray):
+        return x if x.dtype == dtype else x.astype(dtype)
+    if isinstance(x, np.generic):
+        return x.item()
+    return x
+
+
+def elementwise(op: str, ufunc, a, b) -> np.ndarray:
+    """`ufunc(a, b)`; operands that don't broadcast get an error naming the op and both shapes."""
+    try:
+        return ufunc(a, b)
+    except ValueError:
+        raise RuntimeError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} can't be broadcast "
+                           "together (sizes must match or be 1, aligned from the right)") from None
 
 
 def _grad_like(grad: np.ndarray, meta) -> np.ndarray:
@@ -56,7 +113,7 @@ class Add(Function):
     def forward(ctx, a, b):
         ctx.metas = (_meta(a), _meta(b))
         a, b = promote(a, b)
-        return a + b
+        return elementwise("add", np.add, a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -69,7 +126,7 @@ class Sub(Function):
     def forward(ctx, a, b):
         ctx.metas = (_meta(a), _meta(b))
         a, b = promote(a, b)
-        return a - b
+        return elementwise("sub", np.subtract, a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -83,7 +140,7 @@ class Mul(Function):
         ctx.metas = (_meta(a), _meta(b))
         a, b = promote(a, b)
         ctx.save_for_backward(a, b)
-        return a * b
+        return elementwise("mul", np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -98,11 +155,10 @@ class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.metas = (_meta(a), _meta(b))
-        a, b = promote(a, b)
-        if np.asarray(a).dtype.kind != "f" and np.asarray(b).dtype.kind != "f":
-            a = np.asarray(a, dtype=np.float32)  # true division, as in PyTorch
+        dtype = result_type(a, b)
+        a, b = promote(a, b, dtype if dtype.kind == "f" else np.dtype(np.float32))  # true division
         ctx.save_for_backward(a, b)
-        return a / b
+        return elementwise("div", np.true_divide, a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -118,7 +174,7 @@ class Pow(Function):
     def forward(ctx, a, b):
         ctx.metas = (_meta(a), _meta(b))
         a, b = promote(a, b)
-        out = a**b
+        out = elementwise("pow", np.power, a, b)
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -133,7 +189,8 @@ class Pow(Function):
             ga = _grad_like(ga.astype(grad.dtype, copy=False), ma)
         if ctx.parents[1] is not None:
             # d(a^b)/db = a^b log(a); taken as 0 where a == 0 and b >= 0, as PyTorch does
-            safe_log = np.log(np.where(a == 0, 1, a))
+            with np.errstate(invalid="ignore"):  # log of a negative base: NaN, as in PyTorch
+                safe_log = np.log(np.where(a == 0, 1, a))
             gb = _grad_like(np.where((a == 0) & (b >= 0), 0.0, grad * out * safe_log), mb)
         return ga, gb
 
@@ -148,6 +205,29 @@ class Neg(Function):
         return -grad
 
 
+class Remainder(Function):
+    """a - b * floor(a / b): Python's modulo, with the sign of the divisor.
+
+    Away from the jumps (where a / b is an integer) it is a - b * constant, so
+    d/da = 1 and d/db = -floor(a / b), as PyTorch defines them.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.metas = (_meta(a), _meta(b))
+        a, b = promote(a, b)
+        ctx.save_for_backward(a, b)
+        return elementwise("remainder", np.remainder, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        ma, mb = ctx.metas
+        ga = _grad_like(grad, ma) if ctx.parents[0] is not None else None
+        gb = _grad_like(-grad * np.floor_divide(a, b), mb) if ctx.parents[1] is not None else None
+        return ga, gb
+
+
 class Maximum(Function):
     """Elementwise max; on ties each input gets half the gradient (PyTorch's rule)."""
 
@@ -156,7 +236,7 @@ class Maximum(Function):
         ctx.metas = (_meta(a), _meta(b))
         a, b = promote(a, b)
         ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
+        return elementwise("maximum", np.maximum, a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -172,7 +252,7 @@ class Minimum(Function):
         ctx.metas = (_meta(a), _meta(b))
         a, b = promote(a, b)
         ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
+        return elementwise("minimum", np.minimum, a, b)
 
     @staticmethod
     def backward(ctx, grad):
@@ -238,10 +318,8 @@ def minimum(input, other) -> Tensor:
 
 
 def remainder(input, other) -> Tensor:
-    """Python-style modulo (sign of the divisor); no gradient."""
-    a = input.data if isinstance(input, Tensor) else input
-    b = other.data if isinstance(other, Tensor) else other
-    return Tensor._wrap(np.remainder(*promote(a, b)))
+    """Python-style modulo (the result has the sign of the divisor)."""
+    return Remainder.apply(input, other)
 
 
 def true_divide(input, other) -> Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.ops.arithmetic import promote
+from minigrad.ops.arithmetic import elementwise, promote
 from minigrad.tensor import Tensor
 
 
@@ -12,45 +12,45 @@ def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
 
-def _compare(ufunc, a, b) -> Tensor:
+def _compare(op: str, ufunc, a, b) -> Tensor:
     a, b = promote(_raw(a), _raw(b))
-    return Tensor._wrap(ufunc(a, b))
+    return Tensor._wrap(elementwise(op, ufunc, a, b))
 
 
 def eq(input, other) -> Tensor:
-    return _compare(np.equal, input, other)
+    return _compare("eq", np.equal, input, other)
 
 
 def ne(input, other) -> Tensor:
-    return _compare(np.not_equal, input, other)
+    return _compare("ne", np.not_equal, input, other)
 
 
 def lt(input, other) -> Tensor:
-    return _compare(np.less, input, other)
+    return _compare("lt", np.less, input, other)
 
 
 def le(input, other) -> Tensor:
-    return _compare(np.less_equal, input, other)
+    return _compare("le", np.less_equal, input, other)
 
 
 def gt(input, other) -> Tensor:
-    return _compare(np.greater, input, other)
+    return _compare("gt", np.greater, input, other)
 
 
 def ge(input, other) -> Tensor:
-    return _compare(np.greater_equal, input, other)
+    return _compare("ge", np.greater_equal, input, other)
 
 
 def logical_and(input, other) -> Tensor:
-    return Tensor._wrap(np.logical_and(_raw(input), _raw(other)))
+    return Tensor._wrap(elementwise("logical_and", np.logical_and, _raw(input), _raw(other)))
 
 
 def logical_or(input, other) -> Tensor:
-    return Tensor._wrap(np.logical_or(_raw(input), _raw(other)))
+    return Tensor._wrap(elementwise("logical_or", np.logical_or, _raw(input), _raw(other)))
 
 
 def logical_xor(input, other) -> Tensor:
-    return Tensor._wrap(np.logical_xor(_raw(input), _raw(other)))
+    return Tensor._wrap(elementwise("logical_xor", np.logical_xor, _raw(input), _raw(other)))
 
 
 def logical_not(input) -> Tensor:
@@ -63,7 +63,7 @@ def _bitwise(ufunc, name):
         for x in (a, b):
             if np.asarray(x).dtype.kind not in "biu":
                 raise TypeError(f"{name}: only integer and bool tensors, got {np.asarray(x).dtype}")
-        return Tensor._wrap(ufunc(a, b))
+        return Tensor._wrap(elementwise(name, ufunc, a, b))
 
     op.__name__ = name
     return op

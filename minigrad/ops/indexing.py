@@ -14,15 +14,21 @@ from minigrad.tensor import Tensor, _check_dim
 
 
 def _index_arrays(index):
-    """Replace Tensors inside an index by their arrays; True when the index is basic-only."""
+    """Replace Tensors inside an index by their arrays; True when the index is basic-only.
+
+    A list is one index array, as in NumPy (`t[[[0, 1], [1, 1]]]` has shape (2, 2, ...));
+    PyTorch 2.x still reads such a list as a tuple but has deprecated that in favour of this.
+    """
     items = index if isinstance(index, tuple) else (index,)
     out = []
     basic = True
     for item in items:
         if isinstance(item, Tensor):
             item = item.data
-        if isinstance(item, (list, np.ndarray)):
+        if isinstance(item, (list, tuple, np.ndarray)):
             item = np.asarray(item)
+            if item.size == 0 and item.dtype.kind == "f":  # `t[[]]`: an empty list of indices
+                item = item.astype(np.int64)
             if item.dtype.kind not in "biu":
                 raise IndexError(f"index: tensors used as indices must be long or bool, "
                                  f"got dtype {item.dtype}")
@@ -48,7 +54,10 @@ class BasicIndex(Function):
     @staticmethod
     def forward(ctx, a, index):
         ctx.shape, ctx.index = a.shape, index
-        return _checked(a, index)
+        out = _checked(a, index)
+        if not isinstance(out, np.ndarray):  # all ints: NumPy gives a scalar, PyTorch a 0-d view
+            out = a[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -141,7 +150,12 @@ class Where(Function):
         ctx.metas = (np.shape(a), np.asarray(a).dtype), (np.shape(b), np.asarray(b).dtype)
         ctx.save_for_backward(condition)
         a, b = promote(a, b)
-        return np.where(condition, a, b)
+        try:
+            return np.where(condition, a, b)
+        except ValueError:
+            raise RuntimeError(f"where: condition of shape {condition.shape} and values of "
+                               f"shapes {np.shape(a)} and {np.shape(b)} can't be broadcast "
+                               "together") from None
 
     @staticmethod
     def backward(ctx, grad):

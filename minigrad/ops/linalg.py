@@ -29,10 +29,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         # put back the dimensions a 1-D operand removed from the result
-        if a.ndim == 1:
-            grad = np.expand_dims(grad, -2)
         if b.ndim == 1:
             grad = np.expand_dims(grad, -1)
+        if a.ndim == 1:
+            grad = np.expand_dims(grad, -2)
         ga = gb = None
         if ctx.parents[0] is not None:
             ga = unbroadcast(np.matmul(grad, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)

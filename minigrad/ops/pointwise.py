@@ -193,7 +193,7 @@ def erf(x: np.ndarray) -> np.ndarray:
     `erfcc`), fractional error below 1.2e-7 everywhere, evaluated in float64.
     """
     if x.dtype == np.float64:
-        return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+        return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=np.float64)  # 0-d gives a float
     z = np.abs(x.astype(np.float64))
     t = 1 / (1 + 0.5 * z)
     poly = -1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
@@ -279,28 +279,35 @@ class ZeroGradient(Function):
         return np.zeros_like(grad)
 
 
+def _floating(input):
+    """Integer and bool tensors go into float math as float32, as in PyTorch (not float64)."""
+    if isinstance(input, Tensor) and input.data.dtype.kind in "biu":
+        return input.float()
+    return input
+
+
 def exp(input) -> Tensor:
-    return Exp.apply(input)
+    return Exp.apply(_floating(input))
 
 
 def log(input) -> Tensor:
-    return Log.apply(input)
+    return Log.apply(_floating(input))
 
 
 def log1p(input) -> Tensor:
-    return Log1p.apply(input)
+    return Log1p.apply(_floating(input))
 
 
 def sqrt(input) -> Tensor:
-    return Sqrt.apply(input)
+    return Sqrt.apply(_floating(input))
 
 
 def rsqrt(input) -> Tensor:
-    return Rsqrt.apply(input)
+    return Rsqrt.apply(_floating(input))
 
 
 def reciprocal(input) -> Tensor:
-    return Reciprocal.apply(input)
+    return Reciprocal.apply(_floating(input))
 
 
 def abs(input) -> Tensor:  # noqa: A001 - the PyTorch name
@@ -308,19 +315,19 @@ def abs(input) -> Tensor:  # noqa: A001 - the PyTorch name
 
 
 def sin(input) -> Tensor:
-    return Sin.apply(input)
+    return Sin.apply(_floating(input))
 
 
 def cos(input) -> Tensor:
-    return Cos.apply(input)
+    return Cos.apply(_floating(input))
 
 
 def tanh(input) -> Tensor:
-    return Tanh.apply(input)
+    return Tanh.apply(_floating(input))
 
 
 def sigmoid(input) -> Tensor:
-    return Sigmoid.apply(input)
+    return Sigmoid.apply(_floating(input))
 
 
 def relu(input) -> Tensor:
@@ -348,6 +355,8 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - the PyTorch name
 
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
+    if input.data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+        input = input.float()  # int tensor, float bound: the result is float32, as in PyTorch
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input if min is None else maximum(input, min)
         return out if max is None else minimum(out, max)
@@ -362,8 +371,11 @@ def ceil(input) -> Tensor:
     return ZeroGradient.apply(input, np.ceil)
 
 
-def round(input) -> Tensor:  # noqa: A001 - the PyTorch name
-    return ZeroGradient.apply(input, np.round)
+def round(input, *, decimals: int = 0) -> Tensor:  # noqa: A001 - the PyTorch name
+    """Round half to even (as NumPy and PyTorch), to `decimals` decimal places."""
+    if decimals == 0:
+        return ZeroGradient.apply(input, np.round)
+    return ZeroGradient.apply(input, lambda a: np.round(a, decimals))
 
 
 def trunc(input) -> Tensor:

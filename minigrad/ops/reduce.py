@@ -24,10 +24,13 @@ MinResult = namedtuple("min", ["values", "indices"])
 
 
 def normalize_dims(dim, ndim: int, op: str):
-    """`dim` (int, tuple, list or None) as a sorted tuple of non-negative axes, or None."""
-    if dim is None:
+    """`dim` (int, tuple, list or None) as a sorted tuple of non-negative axes, or None.
+
+    An empty tuple means all dimensions, as in PyTorch (`x.sum(())` is `x.sum()`).
+    """
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else () if dim is None else tuple(dim)
+    if not dims:
         return None
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     axes = tuple(sorted(_check_dim(int(d), ndim, op) for d in dims))
     if len(set(axes)) != len(axes):
         raise RuntimeError(f"{op}: dim {dim} appears multiple times in the list of dims")
@@ -102,8 +105,6 @@ class Extremum(Function):
 
     @staticmethod
     def forward(ctx, a, axes, keepdim, mode, indices):
-        if a.size == 0 and (axes is None or builtins.any(a.shape[i] == 0 for i in axes)):
-            raise RuntimeError(f"{mode}(): expected a non-empty tensor for the reduced dims")
         out = (np.max if mode == "max" else np.min)(a, axis=axes, keepdims=keepdim)
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         if indices is None:
@@ -213,7 +214,8 @@ class Norm(Function):
                 local = np.sign(a)
             else:
                 local = np.sign(a) * np.abs(a) ** (p - 1) / out ** (p - 1)
-            local = np.where(out == 0, 0, local)
+            # where x == 0 (|x|^(p-1) is inf for p < 1) or the norm is 0, PyTorch's is 0
+            local = np.where((out == 0) | (a == 0), 0, local)
         return (grad * local).astype(a.dtype, copy=False)
 
 
@@ -242,7 +244,17 @@ def var(input, dim=None, *, correction=1, keepdim: bool = False, unbiased=None) 
 def std(input, dim=None, *, correction=1, keepdim: bool = False, unbiased=None) -> Tensor:
     from minigrad.ops.pointwise import sqrt
 
-    return sqrt(var(input, dim, correction=correction, keepdim=keepdim, unbiased=unbiased))
+    if unbiased is not None:
+        correction = 1 if unbiased else 0
+    return sqrt(Var.apply(input, normalize_dims(dim, input.ndim, "std"), correction, keepdim))
+
+
+def _nonempty(input, axes, op: str):
+    """`axes`, after checking that the dims they reduce are not empty (no max of nothing)."""
+    if input.data.size == 0 and (axes is None or builtins.any(input.shape[i] == 0 for i in axes)):
+        raise RuntimeError(f"{op}(): expected a non-empty tensor for the reduced dims, got "
+                           f"shape {input.shape}")
+    return axes
 
 
 def _extremum(input, dim, keepdim, mode):
@@ -251,13 +263,12 @@ def _extremum(input, dim, keepdim, mode):
     if isinstance(dim, Tensor):  # torch.max(a, b) is the elementwise maximum
         return (maximum if mode == "max" else minimum)(input, dim)
     if dim is None:
-        return Extremum.apply(input, None, False, mode, None)
+        return Extremum.apply(input, _nonempty(input, None, mode), False, mode, None)
     axes = normalize_dims(dim, input.ndim, mode)
     if axes is None:  # a 0-d tensor: its value, index 0
         return (MaxResult if mode == "max" else MinResult)(input.clone(), Tensor._wrap(
             np.zeros((), dtype=np.int64)))
-    if input.data.shape[axes[0]] == 0:
-        raise RuntimeError(f"{mode}(): expected a non-empty tensor for the reduced dim {dim}")
+    _nonempty(input, axes, mode)
     pick = np.argmax if mode == "max" else np.argmin
     indices = pick(input.data, axis=axes[0], keepdims=True)
     values = Extremum.apply(input, axes, keepdim, mode, indices)
@@ -278,13 +289,13 @@ def min(input, dim=None, keepdim: bool = False):  # noqa: A001
 
 def amax(input, dim=(), keepdim: bool = False) -> Tensor:
     """Max over `dim` (all when empty); the gradient is shared equally among ties."""
-    axes = normalize_dims(dim if dim != () else None, input.ndim, "amax")
+    axes = _nonempty(input, normalize_dims(dim, input.ndim, "amax"), "amax")
     return Extremum.apply(input, axes, keepdim, "max", None)
 
 
 def amin(input, dim=(), keepdim: bool = False) -> Tensor:
     """Min over `dim` (all when empty); the gradient is shared equally among ties."""
-    axes = normalize_dims(dim if dim != () else None, input.ndim, "amin")
+    axes = _nonempty(input, normalize_dims(dim, input.ndim, "amin"), "amin")
     return Extremum.apply(input, axes, keepdim, "min", None)
 
 
@@ -311,7 +322,8 @@ def norm(input, p="fro", dim=None, keepdim: bool = False) -> Tensor:
 def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
     """Index of the (first) largest value, over the flattened tensor when `dim` is None."""
     if dim is None:
-        return Tensor._wrap(np.asarray(np.argmax(input.data), dtype=np.int64))
+        index = np.asarray(np.argmax(input.data), dtype=np.int64)
+        return Tensor._wrap(index.reshape((1,) * input.ndim) if keepdim else index)
     axis = _check_dim(dim, input.ndim, "argmax")
     return Tensor._wrap(np.argmax(input.data, axis=axis, keepdims=keepdim).astype(np.int64))
 
@@ -319,7 +331,8 @@ def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
 def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
     """Index of the (first) smallest value, over the flattened tensor when `dim` is None."""
     if dim is None:
-        return Tensor._wrap(np.asarray(np.argmin(input.data), dtype=np.int64))
+        index = np.asarray(np.argmin(input.data), dtype=np.int64)
+        return Tensor._wrap(index.reshape((1,) * input.ndim) if keepdim else index)
     axis = _check_dim(dim, input.ndim, "argmin")
     return Tensor._wrap(np.argmin(input.data, axis=axis, keepdims=keepdim).astype(np.int64))
 

@@ -8,11 +8,13 @@ result shares its input's version counter, as PyTorch views share storage.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
 from minigrad.autograd.function import Function, unbroadcast
+from minigrad.ops.arithmetic import promote_types
 from minigrad.tensor import Tensor, _check_dim
 
 
@@ -100,13 +102,18 @@ class Tile(Function):
         return summed.reshape(ctx.original_shape)
 
 
+def _common_dtype(arrays) -> np.dtype:
+    """The dtype PyTorch gives cat/stack of `arrays` (int64 with float32 is float32)."""
+    return functools.reduce(promote_types, (a.dtype for a in arrays))
+
+
 class Cat(Function):
     @staticmethod
     def forward(ctx, dim, *arrays):
         ctx.dim = dim
         ctx.sizes = [a.shape[dim] for a in arrays]
         ctx.dtypes = [a.dtype for a in arrays]
-        return np.concatenate(arrays, axis=dim)
+        return np.concatenate(arrays, axis=dim, dtype=_common_dtype(arrays))
 
     @staticmethod
     def backward(ctx, grad):
@@ -120,7 +127,7 @@ class Stack(Function):
     def forward(ctx, dim, *arrays):
         ctx.dim = dim
         ctx.dtypes = [a.dtype for a in arrays]
-        return np.stack(arrays, axis=dim)
+        return np.stack(arrays, axis=dim, dtype=_common_dtype(arrays))
 
     @staticmethod
     def backward(ctx, grad):
@@ -232,6 +239,9 @@ def permute(input, *dims) -> Tensor:
 
 
 def transpose(input, dim0: int, dim1: int) -> Tensor:
+    if input.ndim == 0:  # dims 0 and -1 name the 0-d tensor itself, as in PyTorch
+        _check_dim(dim0, 0, "transpose"), _check_dim(dim1, 0, "transpose")
+        return Permute.apply(input, ())
     dims = list(range(input.ndim))
     d0, d1 = _check_dim(dim0, input.ndim, "transpose"), _check_dim(dim1, input.ndim, "transpose")
     dims[d0], dims[d1] = dims[d1], dims[d0]
@@ -373,7 +383,9 @@ def chunk(input, chunks: int, dim: int = 0) -> tuple:
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
     n = input.shape[_check_dim(dim, input.ndim, "chunk")]
-    return split(input, max(1, -(-n // chunks)), dim)
+    if n == 0:  # PyTorch gives `chunks` empty pieces
+        return split(input, [0] * chunks, dim)
+    return split(input, -(-n // chunks), dim)
 
 
 def unbind(input, dim: int = 0) -> tuple:

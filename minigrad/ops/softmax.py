@@ -14,7 +14,7 @@ from minigrad.tensor import Tensor, _check_dim
 
 
 def _shifted(a: np.ndarray, dim: int) -> np.ndarray:
-    m = np.max(a, axis=dim, keepdims=True)
+    m = np.max(a, axis=dim, keepdims=True, initial=-np.inf)  # initial: empty tensors work too
     return a - np.where(np.isfinite(m), m, 0)
 
 
@@ -37,7 +37,8 @@ class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, dim):
         z = _shifted(a, dim)
-        out = z - np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
+        with np.errstate(divide="ignore"):  # log(0) = -inf for an empty or all -inf row
+            out = z - np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
         ctx.dim = dim
         ctx.save_for_backward(out)
         return out
