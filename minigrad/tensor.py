@@ -40,6 +40,8 @@ class Tensor:
         "_base",
         "_hooks",
         "_post_hooks",
+        "_view_fn",  # views only: replays the view ops from `_base` (see _write_through_view)
+        "_view_version",  # views only: the version at which grad_fn was last rebuilt
         "__weakref__",
     )
     # NumPy defers `ndarray + Tensor` to Tensor.__radd__ instead of broadcasting over objects.
@@ -151,6 +153,8 @@ class Tensor:
         """
         from minigrad.autograd.engine import run_backward
 
+        if self._base is not None and self._view_version != self._version_counter[0]:
+            self._sync_view()
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require grad and has no grad_fn; create the "
@@ -263,7 +267,6 @@ class Tensor:
         """A tensor with the same data and version counter, cut off from the graph."""
         t = Tensor._wrap(self.data)
         t._version_counter = self._version_counter
-        t._base = self._base
         return t
 
     def detach_(self) -> Tensor:
@@ -295,22 +298,53 @@ class Tensor:
             direct(self.data, *(a.data if isinstance(a, Tensor) else a for a in args))
             self._version_counter[0] += 1
             return self
+        if recording and self._base is not None:
+            return self._write_through_view(op, args)
         if recording:
             if self.grad_fn is None and self.requires_grad:
                 raise RuntimeError(
                     "a leaf tensor that requires grad is being used in an in-place operation; "
                     "wrap it in `with minigrad.no_grad():` (as optimizers do) or clone() it"
                 )
-            if self._base is not None and (self._base.requires_grad or self.requires_grad):
-                raise RuntimeError(
-                    "in-place write into a view of a tensor that requires grad is not supported "
-                    "by minigrad's autograd; use an out-of-place op (e.g. torch.where / cat)"
-                )
             source = Tensor._wrap(self.data.copy(), self.requires_grad)
             source.grad_fn = self.grad_fn
         else:
             source = self
         out = op(source, *args)
+        self._store_inplace_result(out)
+        if recording:
+            self.grad_fn = out.grad_fn
+            self.requires_grad = True
+        return self
+
+    def _write_through_view(self, op, args) -> Tensor:
+        """An in-place op on a view, recorded: the base's history must change, not only ours.
+
+        With v = base[region]: the op runs on the region of a snapshot of the base; a
+        `CopySlices` node then builds the new base (old values outside the region, the op's
+        result inside), and the base takes that node as its grad_fn. Our own grad_fn becomes
+        the region of the new base (PyTorch records the same thing, under the same name).
+        """
+        from minigrad.ops.copying import CopySlices
+
+        base = self._base
+        if base.grad_fn is None and base.requires_grad:
+            raise RuntimeError(
+                "a view of a leaf tensor that requires grad is being used in an in-place "
+                "operation; wrap it in `with minigrad.no_grad():` or clone() the leaf first"
+            )
+        snapshot = Tensor._wrap(base.data.copy(), base.requires_grad)
+        snapshot.grad_fn = base.grad_fn
+        out = op(self._view_fn(snapshot), *args)
+        self._store_inplace_result(out)
+        new_base = CopySlices.apply(snapshot, out, self._view_fn)
+        base.grad_fn = new_base.grad_fn
+        base.requires_grad = True
+        self._sync_view()
+        return self
+
+    def _store_inplace_result(self, out: Tensor) -> None:
+        """Copy an in-place op's result into our memory and bump the version counter."""
         if out.data.shape != self.data.shape:
             raise RuntimeError(
                 f"in-place op: output with shape {self.data.shape} doesn't match the broadcast "
@@ -323,10 +357,25 @@ class Tensor:
             )
         np.copyto(self.data, out.data, casting="same_kind")
         self._version_counter[0] += 1
-        if recording:
-            self.grad_fn = out.grad_fn
-            self.requires_grad = True
-        return self
+
+    def _sync_view(self) -> None:
+        """Rebuild a view's grad_fn from its base's current history.
+
+        Needed after a recorded write through the base or through another view of it: the
+        view's values changed, so its old grad_fn (pointing at the base's old history) would
+        give a wrong gradient. Nothing to do while recording is off, or for a leaf base,
+        whose identity, and so the view's node, stays right.
+        """
+        if not _GradMode.enabled:
+            return
+        self._view_version = self._version_counter[0]
+        base = self._base
+        if base.grad_fn is None:
+            return
+        alias = Tensor._wrap(base.data, True)
+        alias.grad_fn = base.grad_fn
+        self.grad_fn = self._view_fn(alias).grad_fn
+        self.requires_grad = True
 
     def _bump_version(self) -> None:
         self._version_counter[0] += 1

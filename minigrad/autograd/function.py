@@ -76,6 +76,8 @@ class Function:
         grad_on = _GradMode.enabled
         for a in args:
             if isinstance(a, Tensor):
+                if a._base is not None and a._view_version != a._version_counter[0]:
+                    a._sync_view()  # the memory it views was written to since its grad_fn was set
                 arrays.append(a.data)
                 if grad_on and a.requires_grad:
                     record = True
@@ -92,7 +94,9 @@ class Function:
         if cls.is_view and np.may_share_memory(result, arrays[0]):
             src = args[0]
             out._version_counter = src._version_counter
+            out._view_version = src._version_counter[0]
             out._base = src._base if src._base is not None else src
+            out._view_fn = _replay_view(src, cls, args[1:])
         if record:
             if DEBUG:
                 ctx._input_meta = tuple(
@@ -173,6 +177,19 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}Backward>"
+
+
+def _replay_view(src, cls, options):
+    """A function base -> this view: the view ops from the base up to here, applied again.
+
+    A write through a view must change the base's history too; to build that history (and to
+    refresh a view whose base was written to) minigrad replays the view from the base, as
+    PyTorch does with its view functions.
+    """
+    previous = src._view_fn if src._base is not None else None
+    if previous is None:
+        return lambda base: cls.apply(base, *options)
+    return lambda base: cls.apply(previous(base), *options)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

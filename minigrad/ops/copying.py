@@ -6,6 +6,7 @@ import numpy as np
 
 from minigrad import dtype as _dt
 from minigrad.autograd.function import Function, unbroadcast
+from minigrad.autograd.grad_mode import no_grad
 from minigrad.tensor import Tensor
 
 
@@ -63,6 +64,35 @@ class CopyFrom(Function):
         return None, unbroadcast(grad, shape).astype(dtype, copy=False)
 
 
+class CopySlices(Function):
+    """`base` with the region a view selects replaced by `value` (PyTorch's CopySlices).
+
+    This is how an in-place write through a view reaches the base's history
+    (see `Tensor._write_through_view`); `view_fn` replays the view ops, picking the region.
+    Gradient: inside the region it belongs to `value`, outside it to `base`.
+    """
+
+    @staticmethod
+    def forward(ctx, base, value, view_fn):
+        ctx.view_fn = view_fn
+        out = base.copy()
+        _region(out, view_fn)[...] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad_base = np.array(grad, copy=True, order="C")
+        _region(grad_base, ctx.view_fn)[...] = 0
+        grad_value = _region(np.ascontiguousarray(grad), ctx.view_fn)
+        return grad_base, grad_value
+
+
+def _region(array: np.ndarray, view_fn) -> np.ndarray:
+    """The part of `array` that a view selects, as a NumPy view into it."""
+    with no_grad():
+        return view_fn(Tensor._wrap(array)).data
+
+
 def clone(input: Tensor) -> Tensor:
     """A copy with its own memory that stays in the graph (gradient passes through)."""
     return Clone.apply(input)
@@ -94,6 +124,9 @@ def to(input: Tensor, *args, dtype=None, **kwargs) -> Tensor:
 
 
 def type_as(input: Tensor, other: Tensor) -> Tensor:
+    """input cast to the dtype of `other`, as `to(input, other.dtype)`; input itself when the
+    dtypes already match.
+    """
     return to(input, other.dtype)
 
 
