@@ -63,7 +63,7 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                 if g is not None:
                     analytical[j][k] = g.data.reshape(-1)
         for j, t in enumerate(checked):
-            numerical = _numerical_jacobian(fn, inputs, t, o_index, eps)
+            numerical = _numerical_jacobian(fn, inputs, t, o_index, eps, flat_size)
             bad = np.abs(analytical[j] - numerical) > atol + rtol * np.abs(numerical)
             if bad.any():
                 k, e = np.argwhere(bad)[0]
@@ -78,7 +78,9 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     return True
 
 
-def _numerical_jacobian(fn, inputs, t: Tensor, o_index: int, eps: float) -> np.ndarray:
+def _numerical_jacobian(fn, inputs, t: Tensor, o_index: int, eps: float,
+                        out_size: int) -> np.ndarray:
+    """(out_size, t.numel()) matrix of central differences, one column per element of t."""
     flat = t.data.reshape(-1)  # a view when contiguous; otherwise work on a copy and write back
     contiguous = np.shares_memory(flat, t.data)
     data = flat if contiguous else t.data.copy().reshape(-1)
@@ -99,5 +101,5 @@ def _numerical_jacobian(fn, inputs, t: Tensor, o_index: int, eps: float) -> np.n
                 t.data[...] = data.reshape(t.shape)
             columns.append(((plus - minus) / (2 * eps)).reshape(-1))
     if not columns:
-        return np.zeros((0, 0))
+        return np.zeros((out_size, 0))
     return np.stack(columns, axis=1)

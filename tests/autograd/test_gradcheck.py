@@ -58,3 +58,8 @@ def test_autograd_grad_unused_input():
         mg.autograd.grad((x * 2).sum(), [x, y])
     gx, gy = mg.autograd.grad((x * 2).sum(), [x, y], allow_unused=True)
     assert gy is None and gx.item() == 2.0
+
+
+def test_gradcheck_with_an_empty_input():
+    x = mg.zeros(0, 3, dtype=mg.float64, requires_grad=True)
+    assert gradcheck(lambda a: a.sum(0), (x,))

@@ -1,4 +1,4 @@
-"""Tests of minigrad/ops/softmax.py: softmax and log_softmax along one dim, stable at any
+"""Tests of minigrad/ops/softmax_ops.py: softmax and log_softmax along one dim, stable at any
 magnitude."""
 
 import numpy as np

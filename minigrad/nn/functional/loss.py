@@ -34,7 +34,7 @@ from minigrad.autograd.function import Function
 from minigrad.nn.functional._utils import REDUCTIONS, array, check_float, check_reduction, reduce
 from minigrad.ops.indexing import where
 from minigrad.ops.pointwise import stable_sigmoid
-from minigrad.ops.softmax import log_softmax
+from minigrad.ops.softmax_ops import log_softmax
 from minigrad.tensor import Tensor
 
 
