@@ -3,7 +3,8 @@
 Each module holds one family of ops, each op a `Function` subclass plus a thin function:
 `arithmetic` (+ - * / **), `pointwise` (exp, tanh, relu, gelu, ...), `reduce` (sum, max,
 ...), `shape` (reshape, cat, pad, ...), `indexing` (t[i], gather, where, ...), `linalg`
-(matmul), `softmax`, `copying` (clone, casts) and `compare` (bool results, no gradient).
+(matmul), `softmax_ops` (softmax, log_softmax), `copying` (clone, casts) and `compare`
+(bool results, no gradient).
 
 At the bottom of this file the functions become Tensor methods (`t.exp()` is `exp(t)`),
 operators (`a + b` is `add(a, b)`) and in-place methods (`t.add_(u)`), in one table.
@@ -14,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.ops import arithmetic, compare, copying, indexing, linalg, pointwise, reduce
-from minigrad.ops import shape, softmax as _softmax_module
+from minigrad.ops import shape
 from minigrad.ops.arithmetic import (add, div, divide, maximum, minimum, mul, multiply, neg,
                                      pow, remainder, sub, subtract, true_divide)
 from minigrad.ops.compare import (allclose, bitwise_and, bitwise_not, bitwise_or, bitwise_xor,
@@ -32,7 +33,7 @@ from minigrad.ops.shape import (broadcast_to, cat, chunk, concat, concatenate, c
                                 expand, expand_as, flatten, narrow, pad, permute, repeat,
                                 reshape, split, squeeze, stack, swapaxes, swapdims, t, tile,
                                 transpose, unbind, unflatten, unsqueeze, view)
-from minigrad.ops.softmax import log_softmax, softmax
+from minigrad.ops.softmax_ops import log_softmax, softmax
 from minigrad.random import Generator, _numpy_generator
 from minigrad.tensor import Tensor
 
@@ -229,4 +230,4 @@ Tensor.T = property(lambda self: permute(self, *reversed(range(self.ndim))))
 Tensor.mT = property(shape.mT)
 Tensor.__hash__ = object.__hash__  # defining __eq__ above would otherwise unset it
 
-del _name, _fn, _softmax_module
+del _name, _fn

@@ -108,10 +108,15 @@ def _meta(x):
     return (x.shape, x.dtype) if isinstance(x, np.ndarray) else None
 
 
+def _metas(ctx, a, b):
+    """The inputs' (shape, dtype), which backward needs to fit each gradient; only recorded."""
+    return (_meta(a), _meta(b)) if ctx._recording else None
+
+
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx, a, b)
         a, b = promote(a, b)
         return elementwise("add", np.add, a, b)
 
@@ -124,7 +129,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx, a, b)
         a, b = promote(a, b)
         return elementwise("sub", np.subtract, a, b)
 
@@ -137,7 +142,7 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx, a, b)
         a, b = promote(a, b)
         ctx.save_for_backward(a, b)
         return elementwise("mul", np.multiply, a, b)
@@ -154,7 +159,7 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx, a, b)
         dtype = result_type(a, b)
         a, b = promote(a, b, dtype if dtype.kind == "f" else np.dtype(np.float32))  # true division
         ctx.save_for_backward(a, b)
@@ -172,7 +177,7 @@ class Div(Function):
 class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx, a, b)
         a, b = promote(a, b)
         out = elementwise("pow", np.power, a, b)
         ctx.save_for_backward(a, b, out)
@@ -214,7 +219,7 @@ class Remainder(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx, a, b)
         a, b = promote(a, b)
         ctx.save_for_backward(a, b)
         return elementwise("remainder", np.remainder, a, b)
@@ -233,7 +238,7 @@ class Maximum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx, a, b)
         a, b = promote(a, b)
         ctx.save_for_backward(a, b)
         return elementwise("maximum", np.maximum, a, b)
@@ -249,7 +254,7 @@ class Minimum(Function):
 
     @staticmethod
     def forward(ctx, a, b):
-        ctx.metas = (_meta(a), _meta(b))
+        ctx.metas = _metas(ctx, a, b)
         a, b = promote(a, b)
         ctx.save_for_backward(a, b)
         return elementwise("minimum", np.minimum, a, b)
@@ -283,6 +288,12 @@ def sub(input, other, alpha=1) -> Tensor:
 
 
 def mul(input, other) -> Tensor:
+    """input * other, elementwise, broadcasting; dtypes promote as in PyTorch (int tensor * 2.5
+    is float32).
+
+    Gradients: grad * other for input and grad * input for other, each summed back to its
+    operand's shape. `multiply` is the same function.
+    """
     return Mul.apply(input, other)
 
 
@@ -302,18 +313,35 @@ def div(input, other, rounding_mode: str | None = None) -> Tensor:
 
 
 def pow(input, exponent) -> Tensor:  # noqa: A001 - the PyTorch name
+    """input ** exponent, elementwise, broadcasting; either may be a tensor or a number.
+
+    Gradients, as PyTorch defines them: exponent * input^(exponent - 1) for input, 0 where
+    exponent == 0; input^exponent * log(input) for exponent, 0 where input == 0 and
+    exponent >= 0 (NaN for a negative base).
+    """
     return Pow.apply(input, exponent)
 
 
 def neg(input) -> Tensor:
+    """-input, elementwise."""
     return Neg.apply(input)
 
 
 def maximum(input, other) -> Tensor:
+    """The elementwise maximum of input and other, broadcasting.
+
+    The larger operand gets the gradient; where they are equal, each gets half of it
+    (PyTorch's rule).
+    """
     return Maximum.apply(input, other)
 
 
 def minimum(input, other) -> Tensor:
+    """The elementwise minimum of input and other, broadcasting.
+
+    The smaller operand gets the gradient; where they are equal, each gets half of it
+    (PyTorch's rule).
+    """
     return Minimum.apply(input, other)
 
 
@@ -323,6 +351,10 @@ def remainder(input, other) -> Tensor:
 
 
 def true_divide(input, other) -> Tensor:
+    """input / other with true division, broadcasting: `div` without a rounding mode.
+
+    Integer and bool operands give float32, as in PyTorch.
+    """
     return Div.apply(input, other)
 
 

@@ -189,6 +189,11 @@ def _assign(d: np.ndarray, index, value) -> None:
 
 
 def index_select(input, dim: int, index) -> Tensor:
+    """The entries of input at positions `index` along `dim`, as a copy.
+
+    `index` is a 1-D integer tensor (or array or list) and may repeat a position; the
+    gradients of repeated positions add up.
+    """
     d = _check_dim(dim, input.ndim, "index_select")
     idx = index.data if isinstance(index, Tensor) else np.asarray(index)
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
@@ -198,6 +203,12 @@ def index_select(input, dim: int, index) -> Tensor:
 
 
 def gather(input, dim: int, index) -> Tensor:
+    """Values of input picked along `dim` by `index`.
+
+    For dim=1, `out[i][j][k] = input[i][index[i][j][k]][k]`. `index` is an integer tensor
+    with input's number of dimensions and, outside `dim`, sizes no larger than input's; the
+    result has index's shape. Positions picked more than once add up their gradients.
+    """
     d = _check_dim(dim, input.ndim, "gather")
     idx = index.data if isinstance(index, Tensor) else np.asarray(index)
     if idx.dtype.kind not in "iu":

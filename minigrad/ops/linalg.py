@@ -62,12 +62,25 @@ def matmul(input, other) -> Tensor:
 
 
 def mm(input, mat2) -> Tensor:
+    """The matrix product of two 2-D tensors, without broadcasting (`matmul` broadcasts).
+
+    Args:
+        input: (n, m).
+        mat2: (m, p); the result is (n, p).
+    """
     if input.ndim != 2 or mat2.ndim != 2:
         raise RuntimeError(f"mm: expected 2-D tensors, got shapes {input.shape} and {mat2.shape}")
     return matmul(input, mat2)
 
 
 def bmm(input, mat2) -> Tensor:
+    """The batched matrix product of two 3-D tensors with the same batch size, without
+    broadcasting (`matmul` broadcasts).
+
+    Args:
+        input: (b, n, m).
+        mat2: (b, m, p); the result is (b, n, p).
+    """
     if input.ndim != 3 or mat2.ndim != 3 or input.shape[0] != mat2.shape[0]:
         raise RuntimeError(f"bmm: expected 3-D tensors with equal batch size, got shapes "
                            f"{input.shape} and {mat2.shape}")
@@ -75,12 +88,19 @@ def bmm(input, mat2) -> Tensor:
 
 
 def outer(input, vec2) -> Tensor:
+    """The outer product of two vectors: `out[i, j] = input[i] * vec2[j]`.
+
+    Args:
+        input: (n,).
+        vec2: (m,); the result is (n, m).
+    """
     from minigrad.ops.shape import unsqueeze
 
     return matmul(unsqueeze(input, 1), unsqueeze(vec2, 0))
 
 
 def dot(input, other) -> Tensor:
+    """The inner product sum(input * other) of two 1-D tensors of equal length, a 0-d tensor."""
     if input.ndim != 1 or other.ndim != 1:
         raise RuntimeError(f"dot: expected 1-D tensors, got shapes {input.shape} and "
                            f"{other.shape}")

@@ -287,54 +287,86 @@ def _floating(input):
 
 
 def exp(input) -> Tensor:
+    """e^input, elementwise; integer and bool tensors are computed in float32."""
     return Exp.apply(_floating(input))
 
 
 def log(input) -> Tensor:
+    """The natural logarithm, elementwise (-inf at 0, NaN below 0); integer and bool tensors
+    are computed in float32. Gradient: 1 / input.
+    """
     return Log.apply(_floating(input))
 
 
 def log1p(input) -> Tensor:
+    """log(1 + input), elementwise, accurate for small |input|; integer and bool tensors are
+    computed in float32. Gradient: 1 / (1 + input).
+    """
     return Log1p.apply(_floating(input))
 
 
 def sqrt(input) -> Tensor:
+    """The square root, elementwise; integer and bool tensors are computed in float32.
+    Gradient: 0.5 / sqrt(input), infinite at 0.
+    """
     return Sqrt.apply(_floating(input))
 
 
 def rsqrt(input) -> Tensor:
+    """1 / sqrt(input), elementwise; integer and bool tensors are computed in float32.
+    Gradient: -0.5 * input^(-3/2).
+    """
     return Rsqrt.apply(_floating(input))
 
 
 def reciprocal(input) -> Tensor:
+    """1 / input, elementwise; integer and bool tensors are computed in float32.
+    Gradient: -1 / input^2.
+    """
     return Reciprocal.apply(_floating(input))
 
 
 def abs(input) -> Tensor:  # noqa: A001 - the PyTorch name
+    """|input|, elementwise; the dtype is kept. Gradient: sign(input), so 0 at 0."""
     return Abs.apply(input)
 
 
 def sin(input) -> Tensor:
+    """The sine (of radians), elementwise; integer and bool tensors are computed in float32."""
     return Sin.apply(_floating(input))
 
 
 def cos(input) -> Tensor:
+    """The cosine (of radians), elementwise; integer and bool tensors are computed in float32."""
     return Cos.apply(_floating(input))
 
 
 def tanh(input) -> Tensor:
+    """The hyperbolic tangent, elementwise; integer and bool tensors are computed in float32.
+    Gradient: 1 - tanh(input)^2, from the saved output.
+    """
     return Tanh.apply(_floating(input))
 
 
 def sigmoid(input) -> Tensor:
+    """1 / (1 + e^-input), elementwise, without overflow for large |input| (`stable_sigmoid`);
+    integer and bool tensors are computed in float32. Gradient: s (1 - s) with s the output.
+    """
     return Sigmoid.apply(_floating(input))
 
 
 def relu(input) -> Tensor:
+    """max(input, 0), elementwise; the dtype is kept. Gradient: 1 where input > 0, else 0
+    (0 at 0, as in PyTorch).
+    """
     return Relu.apply(input)
 
 
 def leaky_relu(input, negative_slope: float = 0.01) -> Tensor:
+    """input where input > 0, else negative_slope * input, elementwise.
+
+    Gradient: 1 where input > 0, else negative_slope (also at 0, as in PyTorch).
+    """
     return LeakyRelu.apply(input, negative_slope)
 
 
@@ -346,6 +378,10 @@ def gelu(input, approximate: str = "none") -> Tensor:
 
 
 def silu(input) -> Tensor:
+    """SiLU (swish): input * sigmoid(input), elementwise.
+
+    Gradient: s (1 + input (1 - s)) with s = sigmoid(input).
+    """
     return Silu.apply(input)
 
 
@@ -364,10 +400,12 @@ def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - the PyTorch name
 
 
 def floor(input) -> Tensor:
+    """The largest integer <= input, elementwise. Gradient: 0 (piecewise constant)."""
     return ZeroGradient.apply(input, np.floor)
 
 
 def ceil(input) -> Tensor:
+    """The smallest integer >= input, elementwise. Gradient: 0 (piecewise constant)."""
     return ZeroGradient.apply(input, np.ceil)
 
 
@@ -379,14 +417,19 @@ def round(input, *, decimals: int = 0) -> Tensor:  # noqa: A001 - the PyTorch na
 
 
 def trunc(input) -> Tensor:
+    """input rounded toward zero, elementwise. Gradient: 0 (piecewise constant)."""
     return ZeroGradient.apply(input, np.trunc)
 
 
 def sign(input) -> Tensor:
+    """-1, 0 or 1 by the sign of input, elementwise. Gradient: 0 (piecewise constant)."""
     return ZeroGradient.apply(input, np.sign)
 
 
 def square(input) -> Tensor:
+    """input * input, elementwise (`mul(input, input)`), so the gradient is 2 * input; the
+    dtype is kept.
+    """
     from minigrad.ops.arithmetic import mul
 
     return mul(input, input)

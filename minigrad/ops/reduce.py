@@ -55,14 +55,15 @@ def _count(shape: tuple, axes) -> int:
 class Sum(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
-        ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        ctx.shape, ctx.axes, ctx.keepdim, ctx.in_dtype = a.shape, axes, keepdim, a.dtype
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64  # integer and bool sums accumulate in int64, as in PyTorch
-        return np.sum(a, axis=axes, keepdims=keepdim, dtype=dtype)
+        return a.sum(axis=axes, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        return _expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim)
+        grad = _expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim)
+        return grad if grad.dtype == ctx.in_dtype else grad.astype(ctx.in_dtype)
 
 
 class Mean(Function):
@@ -94,6 +95,31 @@ class Var(Function):
         (a,) = ctx.saved_tensors
         centered = a - np.mean(a, axis=ctx.axes, keepdims=True)
         return _expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim) * (2 / ctx.dof) * centered
+
+
+class Std(Function):
+    """sqrt(var): d std / d x_i = (x_i - mean) / ((N - correction) std), taken as 0 where
+    std is 0 (every element equal), as PyTorch does, instead of sqrt's 0 * inf = NaN."""
+
+    @staticmethod
+    def forward(ctx, a, axes, correction, keepdim):
+        ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
+        ctx.dof = _count(a.shape, axes) - correction
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.std(a, axis=axes, ddof=correction, keepdims=True)
+        ctx.save_for_backward(a, out)
+        if keepdim:
+            return out
+        return out.reshape(()) if axes is None else np.squeeze(out, axis=axes)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, out = ctx.saved_tensors
+        centered = a - np.mean(a, axis=ctx.axes, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            local = np.where(out == 0, 0, centered / (ctx.dof * out))
+        grad = _expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim) * local
+        return grad.astype(a.dtype, copy=False)
 
 
 class Extremum(Function):
@@ -228,6 +254,11 @@ def sum(input, dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: 
 
 
 def mean(input, dim=None, keepdim: bool = False) -> Tensor:
+    """The mean over `dim` (all dimensions when None) of a floating-point tensor.
+
+    An integer or bool input raises RuntimeError, as in PyTorch: call `.float()` first.
+    Gradient: grad / N for each of the N elements reduced.
+    """
     if input.data.dtype.kind != "f":
         raise RuntimeError(f"mean(): could not infer output dtype; input dtype is {input.dtype}, "
                            "expected a floating point dtype (use .float() first)")
@@ -242,11 +273,18 @@ def var(input, dim=None, *, correction=1, keepdim: bool = False, unbiased=None) 
 
 
 def std(input, dim=None, *, correction=1, keepdim: bool = False, unbiased=None) -> Tensor:
-    from minigrad.ops.pointwise import sqrt
+    """The standard deviation over `dim` (all dimensions when None): sqrt of `var`.
 
+    Where the standard deviation is 0 the gradient is 0, as in PyTorch.
+
+    Args:
+        correction: subtracted from the number of elements in the divisor: 1 (the default)
+            divides by N - 1, 0 by N.
+        unbiased: the older spelling of `correction`; when given, True means 1 and False 0.
+    """
     if unbiased is not None:
         correction = 1 if unbiased else 0
-    return sqrt(Var.apply(input, normalize_dims(dim, input.ndim, "std"), correction, keepdim))
+    return Std.apply(input, normalize_dims(dim, input.ndim, "std"), correction, keepdim)
 
 
 def _nonempty(input, axes, op: str):
@@ -300,10 +338,18 @@ def amin(input, dim=(), keepdim: bool = False) -> Tensor:
 
 
 def logsumexp(input, dim, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over `dim`, computed as m + log(sum(exp(input - m))) with m the
+    maximum, so it never overflows. Gradient: softmax(input) along `dim`.
+    """
     return LogSumExp.apply(input, normalize_dims(dim, input.ndim, "logsumexp"), keepdim)
 
 
 def prod(input, dim=None, keepdim: bool = False) -> Tensor:
+    """The product of the elements along one `dim` (an int), or of all elements when None.
+
+    The gradient, the product of all the other elements, is built from prefix and suffix
+    products, so it is exact where the input holds zeros.
+    """
     axis = None if dim is None else _check_dim(dim, input.ndim, "prod")
     if input.ndim == 0:
         axis = None
@@ -338,10 +384,16 @@ def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def any(input, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where any element over `dim` (all dimensions when None) is nonzero: a bool tensor,
+    without gradient.
+    """
     return Tensor._wrap(np.any(input.data, axis=normalize_dims(dim, input.ndim, "any"),
                                keepdims=keepdim))
 
 
 def all(input, dim=None, keepdim: bool = False) -> Tensor:  # noqa: A001
+    """True where every element over `dim` (all dimensions when None) is nonzero: a bool tensor,
+    without gradient.
+    """
     return Tensor._wrap(np.all(input.data, axis=normalize_dims(dim, input.ndim, "all"),
                                keepdims=keepdim))

@@ -196,6 +196,9 @@ def view(input, *shape) -> Tensor:
 
 
 def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions `start_dim` to `end_dim` (both included) into one, as `reshape`: a view
+    when the memory layout allows. A 0-d tensor becomes shape (1,).
+    """
     if input.ndim == 0:
         return reshape(input, 1)
     start = _check_dim(start_dim, input.ndim, "flatten")
@@ -207,6 +210,9 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def unflatten(input, dim: int, sizes) -> Tensor:
+    """Split dimension `dim` into `sizes` (whose product is its size; one entry may be -1):
+    the inverse of `flatten`.
+    """
     d = _check_dim(dim, input.ndim, "unflatten")
     return reshape(input, input.shape[:d] + tuple(sizes) + input.shape[d + 1:])
 
@@ -223,11 +229,17 @@ def squeeze(input, dim=None) -> Tensor:
 
 
 def unsqueeze(input, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at position `dim` (-input.ndim - 1 <= dim <= input.ndim);
+    a view.
+    """
     d = _check_dim(dim, input.ndim + 1, "unsqueeze")
     return reshape(input, input.shape[:d] + (1,) + input.shape[d:])
 
 
 def permute(input, *dims) -> Tensor:
+    """Reorder the dimensions: dimension i of the result is dimension `dims[i]` of the input; a
+    view. `dims` may be separate ints or one tuple.
+    """
     dims = _shape_arg(dims)
     if len(dims) != input.ndim:
         raise RuntimeError(f"permute: number of dims {len(dims)} doesn't match the input's "
@@ -239,6 +251,9 @@ def permute(input, *dims) -> Tensor:
 
 
 def transpose(input, dim0: int, dim1: int) -> Tensor:
+    """Swap dimensions `dim0` and `dim1`; a view. `swapaxes` and `swapdims` are the same
+    function.
+    """
     if input.ndim == 0:  # dims 0 and -1 name the 0-d tensor itself, as in PyTorch
         _check_dim(dim0, 0, "transpose"), _check_dim(dim1, 0, "transpose")
         return Permute.apply(input, ())
@@ -287,10 +302,14 @@ def expand(input, *sizes) -> Tensor:
 
 
 def broadcast_to(input, shape) -> Tensor:
+    """Broadcast to `shape` without copying, as `expand(input, *shape)`; the gradient is
+    summed over the broadcast copies.
+    """
     return expand(input, *shape)
 
 
 def expand_as(input, other) -> Tensor:
+    """Broadcast to the shape of `other`, as `expand(input, *other.shape)`."""
     return expand(input, *other.shape)
 
 
@@ -352,6 +371,9 @@ def stack(tensors, dim: int = 0) -> Tensor:
 
 
 def narrow(input, dim: int, start: int, length: int) -> Tensor:
+    """The slice `start:start + length` of dimension `dim`, as a view; a negative `start` counts
+    from the end. Gradient: grad inside the slice, 0 elsewhere.
+    """
     d = _check_dim(dim, input.ndim, "narrow")
     if start < 0:
         start += input.shape[d]
@@ -389,6 +411,9 @@ def chunk(input, chunks: int, dim: int = 0) -> tuple:
 
 
 def unbind(input, dim: int = 0) -> tuple:
+    """The slices of input along `dim`, each without that dimension, as a tuple of views (empty
+    when the dimension has size 0).
+    """
     d = _check_dim(dim, input.ndim, "unbind")
     return tuple(squeeze(p, d) for p in split(input, 1, d)) if input.shape[d] else ()
 

@@ -378,3 +378,10 @@ def test_any_all(op, data):
     dim, keepdim = data.draw(reduce_dims(x.ndim))
     out = getattr(mg, op)(as_tensor(x), dim, keepdim)
     assert_tensor(out, getattr(np, op)(x, axis=_axes(dim, x.ndim), keepdims=keepdim))
+
+
+def test_std_gradient_is_zero_where_all_values_are_equal():
+    x = mg.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], requires_grad=True)
+    x.std(dim=1).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy()[0], [0.0, 0.0, 0.0])
+    assert np.isfinite(x.grad.numpy()).all() and np.abs(x.grad.numpy()[1]).sum() > 0
