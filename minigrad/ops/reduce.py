@@ -48,6 +48,13 @@ def _expand_back(grad: np.ndarray, shape: tuple, axes, keepdim: bool) -> np.ndar
     return np.broadcast_to(grad, shape)
 
 
+def _drop_reduced(out: np.ndarray, axes, keepdim: bool) -> np.ndarray:
+    """A result computed with keepdims=True, with the reduced axes removed unless `keepdim`."""
+    if keepdim:
+        return out
+    return out.reshape(()) if axes is None else np.squeeze(out, axis=axes)
+
+
 def _count(shape: tuple, axes) -> int:
     return math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
 
@@ -108,9 +115,7 @@ class Std(Function):
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.std(a, axis=axes, ddof=correction, keepdims=True)
         ctx.save_for_backward(a, out)
-        if keepdim:
-            return out
-        return out.reshape(()) if axes is None else np.squeeze(out, axis=axes)
+        return _drop_reduced(out, axes, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -168,7 +173,7 @@ class LogSumExp(Function):
             out = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True)) + m
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         ctx.save_for_backward(a, out)
-        return out if keepdim else np.squeeze(out, axis=axes)
+        return _drop_reduced(out, axes, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -223,9 +228,7 @@ class Norm(Function):
             out = np.sum(absa**p, axis=axes, keepdims=True) ** (1 / p)
         out = out.astype(a.dtype, copy=False)
         ctx.save_for_backward(a, out)
-        if keepdim:
-            return out
-        return out.reshape(()) if axes is None else np.squeeze(out, axis=axes)
+        return _drop_reduced(out, axes, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
