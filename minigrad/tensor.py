@@ -15,6 +15,8 @@ and `t.exp()` is literally `minigrad.ops.exp(t)`.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from minigrad import dtype as _dt
@@ -157,8 +159,7 @@ class Tensor:
         """
         from minigrad.autograd.engine import run_backward
 
-        if self._base is not None and self._view_version != self._version_counter[0]:
-            self._sync_view()
+        self._sync_if_stale_view()
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this tensor does not require grad and has no grad_fn; create the "
@@ -190,10 +191,7 @@ class Tensor:
 
     def _accumulate_grad(self, grad: np.ndarray) -> None:
         """Leaf end of the chain rule: hooks, then `.grad += grad`, then post-accumulate hooks."""
-        if self._hooks:
-            from minigrad.autograd.engine import _run_hooks
-
-            grad = _run_hooks(self._hooks, grad)
+        grad = self._run_leaf_hooks(grad)
         if self.grad is None:
             # Own the array: backward may hand the same array to several leaves, or a read-only
             # broadcast view; in-place updates of one .grad must never show up in another.
@@ -204,12 +202,20 @@ class Tensor:
             for hook in self._post_hooks:
                 hook(self)
 
+    def _run_leaf_hooks(self, grad: np.ndarray) -> np.ndarray:
+        if not self._hooks:
+            return grad
+        from minigrad.autograd.engine import run_hooks
+
+        return run_hooks(self._hooks, grad, self)
+
     def register_hook(self, hook) -> RemovableHandle:
         """Call `hook(grad)` whenever the gradient of this tensor is computed.
 
         The hook may return a new gradient to use instead. On a leaf it runs before the
         gradient is accumulated into `.grad`.
         """
+        self._sync_if_stale_view()
         if not self.requires_grad:
             raise RuntimeError("register_hook: cannot register a hook on a tensor that does not "
                                "require grad")
@@ -236,25 +242,21 @@ class Tensor:
         return RemovableHandle(self._post_hooks, hook)
 
     def retain_grad(self) -> None:
-        """Keep `.grad` on this non-leaf tensor too (leaves always keep theirs)."""
+        """Keep `.grad` on this non-leaf tensor too (leaves always keep theirs).
+
+        The gradient stored is the one after all of this tensor's hooks, as in PyTorch. The
+        node holds only a weak reference back to the tensor, so no reference cycle keeps the
+        graph alive.
+        """
+        self._sync_if_stale_view()
         if self.grad_fn is None:
             return
-        if self.retains_grad:
-            return
-
-        def store(grad: Tensor) -> None:
-            if self.grad is None:
-                self.grad = Tensor._wrap(grad.data.copy())
-            else:
-                self.grad.data += grad.data
-
-        store._retains_grad = True
-        self.grad_fn.register_hook(store)
+        self.grad_fn._retained_by = weakref.ref(self)
 
     @property
     def retains_grad(self) -> bool:
-        hooks = self.grad_fn._tensor_hooks if self.grad_fn is not None else None
-        return bool(hooks) and any(getattr(h, "_retains_grad", False) for h in hooks)
+        node = self.grad_fn
+        return node is not None and node._retained_by is not None and node._retained_by() is self
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set `requires_grad` in place on a leaf; returns self."""
@@ -289,9 +291,11 @@ class Tensor:
     def _write_inplace(self, op, *args, direct=None) -> Tensor:
         """Run the out-of-place `op(self, *args)` and make self hold its values and history.
 
-        When a graph is being recorded, `op` runs on a snapshot of self so the node it builds
-        saves the old values; self then takes over the node as its grad_fn. The version bump
-        makes any other node that saved self's old values refuse to backward through them.
+        When a graph is being recorded, `op` runs on a second Tensor over the same memory that
+        carries self's old history; if the node it builds saved the old values, it gets its own
+        copy of them (`_keep_old_values`) before the write. Self then takes over the node as its
+        grad_fn. The version bump makes any other node that saved self's old values refuse to
+        backward through them.
 
         `direct(array, *raw_args)`, if given, writes the result straight into self's array; it
         is used when nothing is recorded (optimizer updates, data preparation), saving the
@@ -310,11 +314,14 @@ class Tensor:
                     "a leaf tensor that requires grad is being used in an in-place operation; "
                     "wrap it in `with minigrad.no_grad():` (as optimizers do) or clone() it"
                 )
-            source = Tensor._wrap(self.data.copy(), self.requires_grad)
+            source = Tensor._wrap(self.data, self.requires_grad)  # self, before the write
             source.grad_fn = self.grad_fn
+            source._version_counter = self._version_counter
         else:
             source = self
         out = op(source, *args)
+        if recording:
+            _keep_old_values(out.grad_fn, self.data)
         self._store_inplace_result(out)
         if recording:
             self.grad_fn = out.grad_fn
@@ -324,7 +331,8 @@ class Tensor:
     def _write_through_view(self, op, args) -> Tensor:
         """An in-place op on a view, recorded: the base's history must change, not only ours.
 
-        With v = base[region]: the op runs on the region of a snapshot of the base; a
+        With v = base[region]: the op runs on the region of the base as it is before the write
+        (a second Tensor over the same memory, carrying the base's old history); a
         `CopySlices` node then builds the new base (old values outside the region, the op's
         result inside), and the base takes that node as its grad_fn. Our own grad_fn becomes
         the region of the new base (PyTorch records the same thing, under the same name).
@@ -337,11 +345,14 @@ class Tensor:
                 "a view of a leaf tensor that requires grad is being used in an in-place "
                 "operation; wrap it in `with minigrad.no_grad():` or clone() the leaf first"
             )
-        snapshot = Tensor._wrap(base.data.copy(), base.requires_grad)
+        snapshot = Tensor._wrap(base.data, base.requires_grad)  # the base, before the write
         snapshot.grad_fn = base.grad_fn
+        snapshot._version_counter = base._version_counter
         out = op(self._view_fn(snapshot), *args)
+        self._check_inplace_result(out)
+        _keep_old_values(out.grad_fn, base.data)
+        new_base = CopySlices.apply(snapshot, out, self._view_fn)  # reads the old values
         self._store_inplace_result(out)
-        new_base = CopySlices.apply(snapshot, out, self._view_fn)
         base.grad_fn = new_base.grad_fn
         base.requires_grad = True
         self._sync_view()
@@ -349,6 +360,11 @@ class Tensor:
 
     def _store_inplace_result(self, out: Tensor) -> None:
         """Copy an in-place op's result into our memory and bump the version counter."""
+        self._check_inplace_result(out)
+        np.copyto(self.data, out.data, casting="same_kind")
+        self._version_counter[0] += 1
+
+    def _check_inplace_result(self, out: Tensor) -> None:
         if out.data.shape != self.data.shape:
             raise RuntimeError(
                 f"in-place op: output with shape {self.data.shape} doesn't match the broadcast "
@@ -359,8 +375,10 @@ class Tensor:
                 f"in-place op: result type {out.dtype} can't be cast to the tensor's dtype "
                 f"{self.dtype}"
             )
-        np.copyto(self.data, out.data, casting="same_kind")
-        self._version_counter[0] += 1
+
+    def _sync_if_stale_view(self) -> None:
+        if self._base is not None and self._view_version != self._version_counter[0]:
+            self._sync_view()
 
     def _sync_view(self) -> None:
         """Rebuild a view's grad_fn from its base's current history.
@@ -484,6 +502,20 @@ class Tensor:
         from minigrad.creation import full
 
         return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+def _keep_old_values(node, memory: np.ndarray) -> None:
+    """Before an in-place write into `memory`: give `node` its own copy of any saved array that
+    lives there, so its backward still sees the values from before the write. Copying only
+    what was saved keeps in-place ops cheap when their backward needs no old values."""
+    if node is None or not node._saved:
+        return
+    saved, versions = list(node._saved), list(node._saved_versions)
+    for i, s in enumerate(saved):
+        if isinstance(s, np.ndarray) and np.may_share_memory(s, memory):
+            saved[i] = s.copy()
+            versions[i] = (None, 0)  # a private copy: no later write can reach it
+    node._saved, node._saved_versions = tuple(saved), versions
 
 
 def _to_array(data, dtype=None) -> np.ndarray:

@@ -10,18 +10,24 @@ without recursion (a chain of 100,000 ops must not overflow Python's stack):
    gradient along an edge, that parent's count drops by one; a parent whose count reaches zero
    has received its whole gradient and becomes ready. Leaves receive their summed gradient
    (after their hooks) into `.grad`.
+
+For `autograd.grad(outputs, inputs)` the walk only runs the nodes that lie on a path to one of
+the inputs (`_nodes_leading_to`), and stops there: the rest of the graph is left untouched.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from minigrad.autograd.function import DEBUG, Function
+from minigrad.autograd.function import DEBUG, Function, freed_graph_error
 from minigrad.autograd.grad_mode import _GradMode
 
 
-def _count_consumers(roots) -> dict:
-    """Map id(node or leaf) -> number of graph edges that point into it."""
+def _count_consumers(roots, consumers=None) -> dict:
+    """Map id(node or leaf) -> number of graph edges that point into it.
+
+    If `consumers` is a dict, it is filled with id(node or leaf) -> the nodes that consume it.
+    """
     counts = {}
     stack = [r for r in roots if isinstance(r, Function)]
     seen = {id(r) for r in stack}
@@ -32,6 +38,8 @@ def _count_consumers(roots) -> dict:
                 continue
             k = id(p)
             counts[k] = counts.get(k, 0) + 1
+            if consumers is not None:
+                consumers.setdefault(k, []).append(node)
             if k not in seen:
                 seen.add(k)
                 if isinstance(p, Function):
@@ -39,25 +47,52 @@ def _count_consumers(roots) -> dict:
     return counts
 
 
+def _nodes_leading_to(targets, consumers: dict) -> set:
+    """ids of the nodes from which some target can be reached: the ones whose backward runs."""
+    needed = set()
+    stack = list(targets)
+    while stack:
+        for node in consumers.get(stack.pop(), ()):
+            k = id(node)
+            if k not in needed:
+                needed.add(k)
+                stack.append(k)
+    return needed
+
+
+def _graph_key(t) -> int:
+    """Where a tensor's gradient arrives: its grad_fn node, or the leaf itself."""
+    return id(t.grad_fn if t.grad_fn is not None else t)
+
+
 def run_backward(outputs, grads, retain_graph: bool = False, inputs=None):
     """Backpropagate `grads` (arrays) from `outputs` (Tensors with a graph).
 
     With `inputs=None`, gradients of leaves accumulate into their `.grad` (Tensor.backward).
-    With a list of Tensors as `inputs`, nothing is accumulated; their gradients are returned
-    as a list of arrays (None where an input got no gradient), as `autograd.grad` needs.
+    With a list of Tensors as `inputs`, nothing is accumulated; their gradients (after their
+    hooks) are returned as a list of arrays, None where an input got no gradient, as
+    `autograd.grad` needs; only the part of the graph between outputs and inputs is run.
     """
+    for t in outputs:
+        t._sync_if_stale_view()
     roots = [t.grad_fn if t.grad_fn is not None else t for t in outputs]
-    counts = _count_consumers(roots)
+    wanted = needed = None
+    if inputs is not None:
+        for t in inputs:
+            t._sync_if_stale_view()
+        wanted = {_graph_key(t) for t in inputs}
+        consumers = {}
+        counts = _count_consumers(roots, consumers)
+        needed = _nodes_leading_to(wanted, consumers)
+    else:
+        counts = _count_consumers(roots)
     pending = {}
     for root, g in zip(roots, grads):
         k = id(root)
         pending[k] = pending[k] + g if k in pending else g
     # a root is ready once nothing inside the graph also feeds it
     ready = list({id(r): r for r in roots if counts.get(id(r), 0) == 0}.values())
-    wanted = None
     captured = {}
-    if inputs is not None:
-        wanted = {id(t.grad_fn if t.grad_fn is not None else t): t for t in inputs}
 
     previous_mode = _GradMode.enabled
     _GradMode.enabled = False  # hooks and gradient arithmetic must not build a graph
@@ -66,18 +101,26 @@ def run_backward(outputs, grads, retain_graph: bool = False, inputs=None):
             node = ready.pop()
             key = id(node)
             grad = pending.pop(key, None)
-            if wanted is not None and key in wanted and grad is not None:
-                captured[key] = grad
             if not isinstance(node, Function):  # a leaf tensor
-                if grad is not None and wanted is None:
-                    node._accumulate_grad(grad)
+                if grad is not None:
+                    if wanted is None:
+                        node._accumulate_grad(grad)
+                    elif key in wanted:
+                        captured[key] = node._run_leaf_hooks(grad)
                 continue
             parents = node.parents
-            if grad is None:  # nothing reached this node: its parents get nothing from it
-                in_grads = (None,) * len(parents)
-            else:
+            if grad is not None:
                 if node._tensor_hooks:
-                    grad = _run_hooks(node._tensor_hooks, grad)
+                    grad = run_hooks(node._tensor_hooks, grad, node)
+                if node._retained_by is not None:
+                    node._store_retained_grad(grad)
+                if wanted is not None and key in wanted:
+                    captured[key] = grad
+            if grad is None or (needed is not None and key not in needed):
+                in_grads = (None,) * len(parents)  # nothing to send: parents only count down
+            else:
+                if node._freed:
+                    raise freed_graph_error(node)
                 in_grads = node.backward(node, grad)
                 if type(in_grads) is not tuple:
                     in_grads = (in_grads,)
@@ -98,18 +141,28 @@ def run_backward(outputs, grads, retain_graph: bool = False, inputs=None):
                     ready.append(p)
     finally:
         _GradMode.enabled = previous_mode
-    if wanted is not None:
-        return [captured.get(k) for k in wanted]
+    if inputs is not None:
+        return [captured.get(_graph_key(t)) for t in inputs]
     return None
 
 
-def _run_hooks(hooks, grad):
+def run_hooks(hooks, grad, owner):
+    """Call each hook on the gradient; a hook may return a replacement of the same shape and
+    dtype (as in PyTorch, a hook can change values, never the gradient's shape or type)."""
     from minigrad.tensor import Tensor
 
     for hook in hooks:
         result = hook(Tensor._wrap(grad, False))
-        if result is not None:
-            grad = result.data if isinstance(result, Tensor) else np.asarray(result)
+        if result is None:
+            continue
+        new = result.data if isinstance(result, Tensor) else np.asarray(result)
+        if new.shape != np.shape(grad) or new.dtype != grad.dtype:
+            raise RuntimeError(
+                f"hook {getattr(hook, '__name__', hook)!r} on {owner!r} changed the gradient from "
+                f"shape {np.shape(grad)} and dtype {grad.dtype} to shape {new.shape} and dtype "
+                f"{new.dtype}; a hook may only change the values"
+            )
+        grad = new
     return grad
 
 

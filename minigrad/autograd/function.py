@@ -56,6 +56,7 @@ class Function:
     _saved_versions = ()
     _freed = False
     _tensor_hooks = None
+    _retained_by = None
     _input_meta = ()
 
     @staticmethod
@@ -96,9 +97,11 @@ class Function:
             out._version_counter = src._version_counter
             out._view_version = src._version_counter[0]
             out._base = src._base if src._base is not None else src
-            out._view_fn = _replay_view(src, cls, args[1:])
+            out._view_fn = ViewReplay(src._view_fn if src._base is not None else None, cls,
+                                      args[1:])
         if record:
             if DEBUG:
+                ctx._check_ctx_attributes()
                 ctx._input_meta = tuple(
                     (a.data.shape, a.data.dtype) if isinstance(a, Tensor) else None for a in args
                 )
@@ -118,11 +121,7 @@ class Function:
     def saved_tensors(self) -> tuple:
         """The arrays given to `save_for_backward`, after checking nobody modified them."""
         if self._freed:
-            raise RuntimeError(
-                f"{self!r}: trying to backward through the graph a second time (or to access "
-                "saved tensors after they were freed). Saved values are freed when you call "
-                ".backward() or autograd.grad(); pass retain_graph=True to keep them."
-            )
+            raise freed_graph_error(self)
         for i, (counter, version) in enumerate(self._saved_versions):
             if counter is not None and counter[0] != version:
                 shape = tuple(self._saved[i].shape)
@@ -145,7 +144,9 @@ class Function:
         versions = []
         for s in self._saved:
             counter = None
-            if s is out.data or s is out.data.base:  # the output, or what it is a view of
+            if s is None:  # a slot backward does not need this time
+                pass
+            elif s is out.data or s is out.data.base:  # the output, or what it is a view of
                 counter = out._version_counter
             else:
                 for a in args:
@@ -156,10 +157,38 @@ class Function:
         self._saved_versions = versions
 
     def _release(self) -> None:
-        """Free the saved arrays once backward has used them (unless retain_graph)."""
-        self._saved = ()
-        self._saved_versions = ()
-        self._freed = True
+        """Free the saved arrays once backward has used them (unless retain_graph).
+
+        A node that saved nothing can run again, as in PyTorch; one whose saved arrays are
+        gone raises `freed_graph_error` if a second backward reaches it.
+        """
+        if self._saved:
+            self._saved = ()
+            self._saved_versions = ()
+            self._freed = True
+
+    def _store_retained_grad(self, grad) -> None:
+        """`retain_grad()` on our output: keep its gradient in `.grad` (after all hooks ran)."""
+        tensor = self._retained_by()
+        if tensor is None or tensor.grad_fn is not self:
+            return
+        if tensor.grad is None:
+            tensor.grad = Tensor._wrap(np.array(grad, copy=True))
+        else:
+            tensor.grad.data += grad
+
+    def _check_ctx_attributes(self) -> None:
+        """MINIGRAD_DEBUG=1: arrays for backward belong in save_for_backward, where backward
+        frees them and the version counter guards them; not in plain ctx attributes."""
+        for name, value in vars(self).items():
+            if name.startswith("_"):
+                continue
+            items = value if isinstance(value, (tuple, list)) else (value,)
+            if any(isinstance(v, np.ndarray) and v.size > 1 for v in items):
+                raise RuntimeError(
+                    f"{self!r} keeps an array in ctx.{name}; keep arrays that backward needs "
+                    "with ctx.save_for_backward(...) so they are freed after backward"
+                )
 
     def register_hook(self, fn) -> None:
         """Run `fn(grad)` on this node's output gradient before its backward (tensor hooks)."""
@@ -179,17 +208,38 @@ class Function:
         return f"<{type(self).__name__}Backward>"
 
 
-def _replay_view(src, cls, options):
-    """A function base -> this view: the view ops from the base up to here, applied again.
+class ViewReplay:
+    """A function base -> view: the view ops from the base up to this view, applied again.
 
     A write through a view must change the base's history too; to build that history (and to
     refresh a view whose base was written to) minigrad replays the view from the base, as
-    PyTorch does with its view functions.
+    PyTorch does with its view functions. The steps form a linked list (each replay points at
+    the one of the view it was made from), replayed in a loop: chains of thousands of views
+    cost neither recursion depth nor quadratic copying.
     """
-    previous = src._view_fn if src._base is not None else None
-    if previous is None:
-        return lambda base: cls.apply(base, *options)
-    return lambda base: cls.apply(previous(base), *options)
+
+    __slots__ = ("previous", "op", "options")
+
+    def __init__(self, previous, op, options) -> None:
+        self.previous, self.op, self.options = previous, op, options
+
+    def __call__(self, base):
+        steps = []
+        step = self
+        while step is not None:
+            steps.append(step)
+            step = step.previous
+        for step in reversed(steps):
+            base = step.op.apply(base, *step.options)
+        return base
+
+
+def freed_graph_error(node) -> RuntimeError:
+    return RuntimeError(
+        f"{node!r}: trying to backward through the graph a second time (or to access saved "
+        "tensors after they were freed). Saved values are freed when you call .backward() or "
+        "autograd.grad(); pass retain_graph=True to keep them."
+    )
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:

@@ -49,12 +49,12 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                              "(finite differences are too noisy in lower precision)")
     outputs = _as_tuple(fn(*inputs))
     for o_index, out in enumerate(outputs):
-        if not out.requires_grad:
-            continue
         flat_size = out.data.size
-        # analytical Jacobian, one row per output element: backprop a one-hot gradient
+        # analytical Jacobian, one row per output element: backprop a one-hot gradient. An
+        # output that is not part of a graph has a zero Jacobian, which the numerical one then
+        # contradicts if the function does depend on its inputs (a forgotten graph is a bug).
         analytical = [np.zeros((flat_size, t.data.size)) for t in checked]
-        for k in range(flat_size):
+        for k in range(flat_size if out.requires_grad else 0):
             onehot = np.zeros(out.data.size)
             onehot[k] = 1.0
             grads = autograd_grad([out], checked, [onehot.reshape(out.shape)],

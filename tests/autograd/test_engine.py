@@ -198,3 +198,75 @@ def test_custom_function_with_non_tensor_arguments_and_needs_input_grad():
     b = mg.tensor([5.0, 5.0])
     Scale.apply(a, b, 3.0).sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), [3.0, 3.0])
+
+
+def test_hook_may_not_change_the_gradient_shape_or_dtype():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: mg.ones(3))
+    with pytest.raises(RuntimeError, match=r"changed the gradient from shape \(2,\).*\(3,\)"):
+        (x * 2).sum().backward()
+    y = mg.tensor([1.0, 2.0], requires_grad=True)
+    h = y * 2
+    h.register_hook(lambda g: g.double())
+    with pytest.raises(RuntimeError, match="dtype float32 to shape .* dtype float64"):
+        h.sum().backward()
+
+
+def test_retain_grad_stores_the_gradient_after_the_other_hooks():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y.register_hook(lambda g: g * 10)
+    y.sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), [10.0, 10.0])
+    np.testing.assert_allclose(x.grad.numpy(), [20.0, 20.0])
+
+
+def test_retain_grad_creates_no_reference_cycle():
+    import weakref
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    node = weakref.ref(y.grad_fn)
+    del y
+    assert node() is None  # freed by reference counting alone, no gc pass needed
+
+
+def test_saved_arrays_are_freed_by_backward():
+    import weakref
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    h = x.exp()
+    y = h.sin().sum()  # Sin saves its input h; Exp saves its output h
+    saved = weakref.ref(y.grad_fn.next_functions[0]._saved[0])
+    del h
+    y.backward()
+    assert saved() is None
+
+
+def test_second_backward_through_nodes_that_saved_nothing_is_allowed():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = (x + 1).sum()
+    y.backward()
+    y.backward()  # PyTorch allows this too: nothing was freed
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_autograd_grad_stops_at_its_inputs():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x.exp()
+    z = y.sum()  # SumBackward saves nothing, so it can run twice
+    (gy,) = mg.autograd.grad(z, [y])
+    np.testing.assert_allclose(gy.numpy(), [1.0, 1.0])
+    (gx,) = mg.autograd.grad(z, [x])  # ExpBackward did not run (nor free) in the first call
+    np.testing.assert_allclose(gx.numpy(), np.exp([1.0, 2.0]), rtol=1e-6)
+
+
+def test_autograd_grad_applies_hooks_and_accepts_repeated_inputs():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    x.register_hook(lambda g: g * 10)
+    g1, g2 = mg.autograd.grad((x * x).sum(), [x, x])
+    np.testing.assert_allclose(g1.numpy(), [20.0, 40.0])
+    np.testing.assert_allclose(g2.numpy(), [20.0, 40.0])
+    assert x.grad is None

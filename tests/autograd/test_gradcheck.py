@@ -63,3 +63,9 @@ def test_autograd_grad_unused_input():
 def test_gradcheck_with_an_empty_input():
     x = mg.zeros(0, 3, dtype=mg.float64, requires_grad=True)
     assert gradcheck(lambda a: a.sum(0), (x,))
+
+
+def test_gradcheck_fails_when_the_function_drops_the_graph():
+    x = mg.tensor([1.0, 2.0], dtype=mg.float64, requires_grad=True)
+    with pytest.raises(GradcheckError, match="Jacobian mismatch"):
+        gradcheck(lambda a: a.detach() * 2, (x,))

@@ -73,3 +73,25 @@ def test_base_without_grad_gains_history_from_a_view_write():
     assert buffer.requires_grad and buffer.tolist() == [0.0, 3.0, 6.0]
     buffer.sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), [3.0, 3.0])
+
+
+def test_stale_view_as_an_output_of_autograd_grad_and_backward():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 1
+    v = y[0:2]
+    y.mul_(3)
+    (gx,) = mg.autograd.grad(v, x, grad_outputs=mg.ones(2), retain_graph=True)
+    np.testing.assert_allclose(gx.numpy(), [3.0, 3.0, 0.0])
+    mg.autograd.backward([v], [mg.ones(2)])
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 3.0, 0.0])
+
+
+def test_a_long_chain_of_views_can_be_written_through():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1
+    v = y
+    for _ in range(3000):
+        v = v[:]
+    v.mul_(2)
+    (y * 1).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
