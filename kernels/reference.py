@@ -549,11 +549,12 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndar
 
 def attention_backward(grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np.ndarray,
                        probs: np.ndarray, scale: float, dropout_mask: np.ndarray | None) -> tuple:
-    """Gradients of `attention_forward` with respect to q, k and v.
+    """Gradients of `attention_forward` with respect to q, k, v and the bias.
 
     With D = dropout_mask (1 if None) and G = grad_out: dv = (P D)^T G; dP = (G v^T) D;
     the softmax backward dS = P (dP - rowsum(dP P)); dq = dS k scale; dk = dS^T q scale.
-    Fully masked rows have P = 0, so they pass no gradient.
+    The bias is added to the scores, so its gradient is dS itself. Fully masked rows have
+    P = 0, so they pass no gradient.
 
     Args:
         grad_out: (..., L, Ev) array. q, k, v: as in `attention_forward`.
@@ -561,8 +562,8 @@ def attention_backward(grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np
         scale, dropout_mask: as in the forward.
 
     Returns:
-        (dq, dk, dv) with the broadcast batch shape (sum over broadcast axes to get the
-        inputs' shapes). FLOPs: 4 B L S (E + Ev).
+        (dq, dk, dv, dbias) with the broadcast batch shape, dbias (..., L, S) (sum over
+        broadcast axes to get the inputs' shapes). FLOPs: 4 B L S (E + Ev).
     """
     dropped = probs if dropout_mask is None else probs * dropout_mask
     dv = np.matmul(np.swapaxes(dropped, -1, -2), grad_out)
@@ -570,7 +571,7 @@ def attention_backward(grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np
     if dropout_mask is not None:
         d_probs = d_probs * dropout_mask
     d_scores = probs * (d_probs - np.sum(d_probs * probs, axis=-1, keepdims=True))
-    d_scores = d_scores * np.asarray(scale, dtype=d_scores.dtype)
-    dq = np.matmul(d_scores, k)
-    dk = np.matmul(np.swapaxes(d_scores, -1, -2), q)
-    return dq, dk, dv
+    d_scaled = d_scores * np.asarray(scale, dtype=d_scores.dtype)
+    dq = np.matmul(d_scaled, k)
+    dk = np.matmul(np.swapaxes(d_scaled, -1, -2), q)
+    return dq, dk, dv, d_scores

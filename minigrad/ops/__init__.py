@@ -125,6 +125,9 @@ def _where_method(self, condition, other):
 
 
 def _fill_(self, value):
+    if isinstance(value, Tensor) and value.ndim != 0:
+        raise RuntimeError(f"fill_: only supports a 0-dimension value tensor, got one with "
+                           f"{value.ndim} dimensions (shape {value.shape})")
     return self._write_inplace(copying.Fill.apply, value, direct=_fill_into)
 
 

@@ -89,12 +89,21 @@ def _cast(x, dtype: np.dtype):
 
 
 def elementwise(op: str, ufunc, a, b) -> np.ndarray:
-    """`ufunc(a, b)`; operands that don't broadcast get an error naming the op and both shapes."""
+    """`ufunc(a, b)`, with NumPy's ValueErrors as RuntimeErrors that name the op.
+
+    Operands that don't broadcast get an error naming both shapes; any other ValueError (such
+    as "Integers to negative integer powers are not allowed") keeps NumPy's own message.
+    """
     try:
         return ufunc(a, b)
-    except ValueError:
-        raise RuntimeError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} can't be broadcast "
-                           "together (sizes must match or be 1, aligned from the right)") from None
+    except ValueError as e:
+        try:
+            np.broadcast_shapes(np.shape(a), np.shape(b))
+        except ValueError:
+            raise RuntimeError(f"{op}: shapes {np.shape(a)} and {np.shape(b)} can't be broadcast "
+                               "together (sizes must match or be 1, aligned from the "
+                               "right)") from None
+        raise RuntimeError(f"{op}: {e}") from None
 
 
 def _grad_like(grad: np.ndarray, meta) -> np.ndarray:
@@ -144,7 +153,10 @@ class Mul(Function):
     def forward(ctx, a, b):
         ctx.metas = _metas(ctx, a, b)
         a, b = promote(a, b)
-        ctx.save_for_backward(a, b)
+        # save only what the needed gradients read (dL/da = grad b, dL/db = grad a), as PyTorch
+        # does: then an in-place change of an operand that no gradient reads is no error
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return elementwise("mul", np.multiply, a, b)
 
     @staticmethod
@@ -162,7 +174,9 @@ class Div(Function):
         ctx.metas = _metas(ctx, a, b)
         dtype = result_type(a, b)
         a, b = promote(a, b, dtype if dtype.kind == "f" else np.dtype(np.float32))  # true division
-        ctx.save_for_backward(a, b)
+        # save only what the needed gradients read: dL/da = grad / b, dL/db = -grad a / b^2
+        need_b = ctx.needs_input_grad[1]
+        ctx.save_for_backward(a if need_b else None, b)
         return elementwise("div", np.true_divide, a, b)
 
     @staticmethod
@@ -180,7 +194,8 @@ class Pow(Function):
         ctx.metas = _metas(ctx, a, b)
         a, b = promote(a, b)
         out = elementwise("pow", np.power, a, b)
-        ctx.save_for_backward(a, b, out)
+        # both gradients read a and b; only dL/db = grad a^b log(a) reads the output
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
         return out
 
     @staticmethod

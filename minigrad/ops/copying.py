@@ -34,15 +34,24 @@ class Cast(Function):
 
 
 class Fill(Function):
-    """Every element becomes `value`: nothing flows back to the old values."""
+    """Every element becomes `value`: nothing flows back to the old values.
+
+    A tensor `value` (0-d, as in PyTorch) was copied into every element, so its gradient is
+    the sum of theirs.
+    """
 
     @staticmethod
     def forward(ctx, a, value):
+        ctx.value_meta = (np.shape(value), np.asarray(value).dtype)
         return np.full_like(a, value)
 
     @staticmethod
     def backward(ctx, grad):
-        return np.zeros_like(grad)
+        grad_value = None
+        if ctx.parents[1] is not None:
+            shape, dtype = ctx.value_meta
+            grad_value = unbroadcast(grad, shape).astype(dtype, copy=False)
+        return np.zeros_like(grad), grad_value
 
 
 class CopyFrom(Function):

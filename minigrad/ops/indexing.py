@@ -71,13 +71,15 @@ class AdvancedIndex(Function):
 
     @staticmethod
     def forward(ctx, a, index):
-        ctx.shape, ctx.index = a.shape, index
+        ctx.shape = a.shape
+        ctx.save_for_backward(index)
         return _checked(a, index)
 
     @staticmethod
     def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
         full = np.zeros(ctx.shape, dtype=grad.dtype)
-        np.add.at(full, ctx.index, grad)
+        np.add.at(full, index, grad)
         return full
 
 
@@ -86,7 +88,7 @@ class IndexPut(Function):
 
     @staticmethod
     def forward(ctx, a, index, value):
-        ctx.index = index
+        ctx.save_for_backward(index)
         ctx.value_meta = (np.shape(value), np.asarray(value).dtype)
         out = a.copy()
         out[index] = value
@@ -94,12 +96,13 @@ class IndexPut(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        (index,) = ctx.saved_tensors
         ga = grad.copy()
-        ga[ctx.index] = 0
+        ga[index] = 0
         gv = None
         if ctx.parents[2] is not None:
             shape, dtype = ctx.value_meta
-            gv = unbroadcast(np.asarray(grad[ctx.index]), shape).astype(dtype, copy=False)
+            gv = unbroadcast(np.asarray(grad[index]), shape).astype(dtype, copy=False)
         return ga, None, gv
 
 
@@ -108,10 +111,7 @@ class IndexSelect(Function):
     def forward(ctx, a, dim, index):
         ctx.shape, ctx.dim = a.shape, dim
         ctx.save_for_backward(index)
-        try:
-            return np.take(a, index, axis=dim)
-        except IndexError as e:
-            raise IndexError(f"index_select: {e} (dim {dim} of shape {a.shape})") from None
+        return np.take(a, index, axis=dim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -129,16 +129,13 @@ class Gather(Function):
         ctx.shape, ctx.dim = a.shape, dim
         coords = list(np.indices(index.shape, sparse=True))
         coords[dim] = index
-        ctx.coords = tuple(coords)
-        try:
-            return a[ctx.coords]
-        except IndexError as e:
-            raise IndexError(f"gather: {e} (dim {dim} of input shape {a.shape})") from None
+        ctx.save_for_backward(*coords)
+        return a[tuple(coords)]
 
     @staticmethod
     def backward(ctx, grad):
         full = np.zeros(ctx.shape, dtype=grad.dtype)
-        np.add.at(full, ctx.coords, grad)
+        np.add.at(full, tuple(ctx.saved_tensors), grad)
         return full
 
 
@@ -188,6 +185,18 @@ def _assign(d: np.ndarray, index, value) -> None:
         raise IndexError(f"index: {e} (tensor of shape {d.shape})") from None
 
 
+def _check_bounds(index: np.ndarray, size: int, dim: int, op: str) -> None:
+    """An IndexError for the first index outside [0, size).
+
+    Unlike NumPy, PyTorch's index_select and gather take no negative indices: -1 is out of
+    bounds rather than the last element.
+    """
+    bad = (index < 0) | (index >= size)
+    if bad.any():
+        raise IndexError(f"{op}: index {index[bad].flat[0]} is out of bounds for dim {dim} with "
+                         f"size {size}")
+
+
 def index_select(input, dim: int, index) -> Tensor:
     """The entries of input at positions `index` along `dim`, as a copy.
 
@@ -199,6 +208,7 @@ def index_select(input, dim: int, index) -> Tensor:
     if idx.ndim > 1 or idx.dtype.kind not in "iu":
         raise IndexError(f"index_select: index must be a 1-D integer tensor, got shape "
                          f"{idx.shape} and dtype {idx.dtype}")
+    _check_bounds(idx, input.shape[d] if input.ndim else 1, d, "index_select")
     return IndexSelect.apply(input, d, idx.reshape(-1))
 
 
@@ -218,6 +228,7 @@ def gather(input, dim: int, index) -> Tensor:
     ):
         raise RuntimeError(f"gather: index of shape {idx.shape} must have the input's number of "
                            f"dims and be no larger outside dim {d} (input shape {input.shape})")
+    _check_bounds(idx, input.shape[d] if input.ndim else 1, d, "gather")
     return Gather.apply(input, d, idx)
 
 

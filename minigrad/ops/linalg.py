@@ -20,31 +20,56 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         a, b = promote(np.asarray(a), np.asarray(b))
-        ctx.save_for_backward(a, b)
+        ctx.shapes = a.shape, b.shape
+        # save only what the needed gradients read (dL/dA = G B^T, dL/dB = A^T G), as PyTorch
+        # does: then an in-place change of an operand that no gradient reads is no error
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
         return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, grad):
         a, b = ctx.saved_tensors
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+        a_shape, b_shape = ctx.shapes
+        a2_shape = (1,) + a_shape if len(a_shape) == 1 else a_shape
+        b2_shape = b_shape + (1,) if len(b_shape) == 1 else b_shape
         # put back the dimensions a 1-D operand removed from the result
-        if b.ndim == 1:
+        if len(b_shape) == 1:
             grad = np.expand_dims(grad, -1)
-        if a.ndim == 1:
+        if len(a_shape) == 1:
             grad = np.expand_dims(grad, -2)
         ga = gb = None
         if ctx.parents[0] is not None:
-            ga = unbroadcast(np.matmul(grad, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
+            b2 = b.reshape(b2_shape)
+            ga = unbroadcast(np.matmul(grad, np.swapaxes(b2, -1, -2)), a2_shape).reshape(a_shape)
         if ctx.parents[1] is not None:
-            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), grad), b2.shape).reshape(b.shape)
+            a2 = a.reshape(a2_shape)
+            gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), grad), b2_shape).reshape(b_shape)
         return ga, gb
 
 
+def check_float_dtypes_match(da: np.dtype, db: np.dtype, names: str, op: str) -> None:
+    """RuntimeError if `da` and `db` are different float dtypes.
+
+    PyTorch's matrix products never promote between float dtypes (float32 @ float64 raises
+    "expected m1 and m2 to have the same dtype"), so that a float64 tensor cannot silently
+    turn a float32 model into a float64 one.
+    """
+    if da != db and da.kind == "f" and db.kind == "f":
+        raise RuntimeError(f"{op}: expected {names} to have the same dtype, got {da} and {db}; "
+                           "cast one with .to()")
+
+
 def matmul(input, other) -> Tensor:
-    """Matrix product with NumPy/PyTorch semantics (vectors, matrices, broadcast batches)."""
-    sa, sb = np.shape(input.data if isinstance(input, Tensor) else input), np.shape(
-        other.data if isinstance(other, Tensor) else other)
+    """Matrix product with NumPy/PyTorch semantics (vectors, matrices, broadcast batches).
+
+    Two different float dtypes raise, as in PyTorch (cast one with `.to()` first); an integer
+    operand meeting a float one is promoted to the float dtype.
+    """
+    a = np.asarray(input.data if isinstance(input, Tensor) else input)
+    b = np.asarray(other.data if isinstance(other, Tensor) else other)
+    sa, sb = a.shape, b.shape
+    check_float_dtypes_match(a.dtype, b.dtype, "both operands", "matmul")
     if not sa or not sb:
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "
                            f"{sa} and {sb}")

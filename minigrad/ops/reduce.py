@@ -6,6 +6,10 @@ so the gradient broadcasts against the input.
 
 Tie rules follow PyTorch: `max(dim)`/`min(dim)` send the gradient to the one index they
 return (the first extremum); `max()`, `amax` and `amin` share it equally among all ties.
+
+float16 inputs are reduced in float32 and the result rounded to float16 once, as PyTorch
+does (`upcast_half`): a float16 running sum overflows past 65504, and squares overflow
+sooner (300^2 already does).
 """
 
 from __future__ import annotations
@@ -59,12 +63,32 @@ def _count(shape: tuple, axes) -> int:
     return math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
 
 
+def upcast_half(a: np.ndarray) -> np.ndarray:
+    """`a` as float32 if it is float16, else `a` itself: the dtype to accumulate a reduction in.
+
+    float16 holds at most 65504 and only 11 significant bits, so sums, squares and their
+    means lose everything long before the result is out of range; PyTorch accumulates float16
+    in float32 for the same reason.
+    """
+    return a.astype(np.float32) if a.dtype == np.float16 else a
+
+
+def _round_to(out: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """A reduction's result, computed in `upcast_half`'s dtype, rounded to the input's `dtype`
+    (a float16 result past 65504 becomes inf, silently, as in PyTorch)."""
+    with np.errstate(over="ignore"):
+        return out.astype(dtype, copy=False)
+
+
 class Sum(Function):
     @staticmethod
     def forward(ctx, a, axes, keepdim, dtype):
         ctx.shape, ctx.axes, ctx.keepdim, ctx.in_dtype = a.shape, axes, keepdim, a.dtype
         if dtype is None and a.dtype.kind in "biu":
             dtype = np.int64  # integer and bool sums accumulate in int64, as in PyTorch
+        out_dtype = a.dtype if dtype is None else np.dtype(dtype)
+        if out_dtype == np.float16:
+            return _round_to(a.sum(axis=axes, keepdims=keepdim, dtype=np.float32), out_dtype)
         return a.sum(axis=axes, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
@@ -79,7 +103,7 @@ class Mean(Function):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         ctx.count = _count(a.shape, axes)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.mean(a, axis=axes, keepdims=keepdim)
+            return np.mean(a, axis=axes, keepdims=keepdim)  # NumPy averages float16 in float32
 
     @staticmethod
     def backward(ctx, grad):
@@ -87,21 +111,30 @@ class Mean(Function):
 
 
 class Var(Function):
-    """Variance with Bessel's `correction` (1 = unbiased, the default; 0 = population)."""
+    """Variance with Bessel's `correction` (1 = unbiased, the default; 0 = population).
+
+    d var / d x_i = 2 (x_i - mean) / (N - correction). With N - correction <= 0 the variance
+    is NaN or inf and so is the gradient, as in PyTorch (2 / 0 is taken as inf).
+    """
 
     @staticmethod
     def forward(ctx, a, axes, correction, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
-        ctx.dof = _count(a.shape, axes) - correction
+        ctx.dof = builtins.max(_count(a.shape, axes) - correction, 0)
         ctx.save_for_backward(a)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.var(a, axis=axes, ddof=correction, keepdims=keepdim)
+            out = np.var(upcast_half(a), axis=axes, ddof=correction, keepdims=keepdim)
+        return _round_to(out, a.dtype)
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        centered = a - np.mean(a, axis=ctx.axes, keepdims=True)
-        return _expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim) * (2 / ctx.dof) * centered
+        x = upcast_half(a)
+        centered = x - np.mean(x, axis=ctx.axes, keepdims=True)
+        factor = 2 / ctx.dof if ctx.dof else math.inf
+        with np.errstate(invalid="ignore"):  # inf * 0 where x_i equals the mean: NaN
+            grad = _expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim) * factor * centered
+        return grad.astype(a.dtype, copy=False)
 
 
 class Std(Function):
@@ -111,16 +144,18 @@ class Std(Function):
     @staticmethod
     def forward(ctx, a, axes, correction, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
-        ctx.dof = _count(a.shape, axes) - correction
+        ctx.dof = builtins.max(_count(a.shape, axes) - correction, 0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out = np.std(a, axis=axes, ddof=correction, keepdims=True)
+            out = np.std(upcast_half(a), axis=axes, ddof=correction, keepdims=True)
+        out = _round_to(out, a.dtype)
         ctx.save_for_backward(a, out)
         return _drop_reduced(out, axes, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
-        centered = a - np.mean(a, axis=ctx.axes, keepdims=True)
+        x, out = upcast_half(a), upcast_half(out)
+        centered = x - np.mean(x, axis=ctx.axes, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             local = np.where(out == 0, 0, centered / (ctx.dof * out))
         grad = _expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim) * local
@@ -167,10 +202,12 @@ class LogSumExp(Function):
 
     @staticmethod
     def forward(ctx, a, axes, keepdim):
-        m = np.max(a, axis=axes, keepdims=True) if a.size else np.zeros((1,) * a.ndim, a.dtype)
+        x = upcast_half(a)
+        m = np.max(x, axis=axes, keepdims=True) if x.size else np.zeros((1,) * x.ndim, x.dtype)
         m = np.where(np.isfinite(m), m, 0)
         with np.errstate(divide="ignore"):
-            out = np.log(np.sum(np.exp(a - m), axis=axes, keepdims=True)) + m
+            out = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
+        out = _round_to(out, a.dtype)
         ctx.shape, ctx.axes, ctx.keepdim = a.shape, axes, keepdim
         ctx.save_for_backward(a, out)
         return _drop_reduced(out, axes, keepdim)
@@ -178,7 +215,8 @@ class LogSumExp(Function):
     @staticmethod
     def backward(ctx, grad):
         a, out = ctx.saved_tensors
-        return _expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim) * np.exp(a - out)
+        grad = _expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim)
+        return (grad * np.exp(upcast_half(a) - out)).astype(a.dtype, copy=False)
 
 
 class Prod(Function):
@@ -217,22 +255,24 @@ class Norm(Function):
     @staticmethod
     def forward(ctx, a, p, axes, keepdim):
         ctx.shape, ctx.axes, ctx.keepdim, ctx.p = a.shape, axes, keepdim, p
-        absa = np.abs(a)
+        x = upcast_half(a)
+        absx = np.abs(x)
         if p == math.inf:
-            out = np.max(absa, axis=axes, keepdims=True, initial=0)
+            out = np.max(absx, axis=axes, keepdims=True, initial=0)
         elif p == 2:
-            out = np.sqrt(np.sum(a * a, axis=axes, keepdims=True))
+            out = np.sqrt(np.sum(x * x, axis=axes, keepdims=True))
         elif p == 1:
-            out = np.sum(absa, axis=axes, keepdims=True)
+            out = np.sum(absx, axis=axes, keepdims=True)
         else:
-            out = np.sum(absa**p, axis=axes, keepdims=True) ** (1 / p)
-        out = out.astype(a.dtype, copy=False)
+            out = np.sum(absx**p, axis=axes, keepdims=True) ** (1 / p)
+        out = _round_to(out, a.dtype)
         ctx.save_for_backward(a, out)
         return _drop_reduced(out, axes, keepdim)
 
     @staticmethod
     def backward(ctx, grad):
-        a, out = ctx.saved_tensors
+        saved_a, out = ctx.saved_tensors
+        a, out = upcast_half(saved_a), upcast_half(out)
         p = ctx.p
         grad = _expand_back(grad, ctx.shape, ctx.axes, ctx.keepdim)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -245,7 +285,7 @@ class Norm(Function):
                 local = np.sign(a) * np.abs(a) ** (p - 1) / out ** (p - 1)
             # where x == 0 (|x|^(p-1) is inf for p < 1) or the norm is 0, PyTorch's is 0
             local = np.where((out == 0) | (a == 0), 0, local)
-        return (grad * local).astype(a.dtype, copy=False)
+        return (grad * local).astype(saved_a.dtype, copy=False)
 
 
 def sum(input, dim=None, keepdim: bool = False, dtype=None) -> Tensor:  # noqa: A001

@@ -346,6 +346,10 @@ def _tensor_list(tensors, op: str) -> list:
 def cat(tensors, dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension; all other sizes must match."""
     tensors = _tensor_list(tensors, "cat")
+    for i, x in enumerate(tensors):
+        if x.ndim == 0:  # no dimension to join along (torch.stack makes one)
+            raise RuntimeError(f"cat: zero-dimensional tensor (at position {i}) cannot be "
+                               "concatenated")
     first = tensors[0]
     d = _check_dim(dim, first.ndim, "cat")
     for i, x in enumerate(tensors[1:], 1):

@@ -3,6 +3,7 @@
 Both subtract the row maximum before exponentiating (softmax is unchanged by a shift), so
 exp never overflows, even for logits of magnitude 1e4. Backward, with y = softmax(x) and
 g = dL/dy:  dL/dx = y * (g - sum(g * y));  for z = log_softmax(x):  dL/dx = g - y * sum(g).
+float16 inputs are computed in float32 and rounded once, as PyTorch does (see `upcast_half`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.autograd.function import Function
+from minigrad.ops.reduce import upcast_half
 from minigrad.tensor import Tensor, _check_dim
 
 
@@ -21,8 +23,8 @@ def _shifted(a: np.ndarray, dim: int) -> np.ndarray:
 class Softmax(Function):
     @staticmethod
     def forward(ctx, a, dim):
-        e = np.exp(_shifted(a, dim))
-        out = e / np.sum(e, axis=dim, keepdims=True)
+        e = np.exp(_shifted(upcast_half(a), dim))
+        out = (e / np.sum(e, axis=dim, keepdims=True)).astype(a.dtype, copy=False)
         ctx.dim = dim
         ctx.save_for_backward(out)
         return out
@@ -30,15 +32,18 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        return y * (grad - np.sum(grad * y, axis=ctx.dim, keepdims=True))
+        y, g = upcast_half(y), upcast_half(grad)
+        return (y * (g - np.sum(g * y, axis=ctx.dim, keepdims=True))).astype(grad.dtype,
+                                                                             copy=False)
 
 
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, dim):
-        z = _shifted(a, dim)
+        z = _shifted(upcast_half(a), dim)
         with np.errstate(divide="ignore"):  # log(0) = -inf for an empty or all -inf row
             out = z - np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
+        out = out.astype(a.dtype, copy=False)
         ctx.dim = dim
         ctx.save_for_backward(out)
         return out
@@ -46,7 +51,9 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        return grad - np.exp(out) * np.sum(grad, axis=ctx.dim, keepdims=True)
+        g = upcast_half(grad)
+        return (g - np.exp(upcast_half(out)) * np.sum(g, axis=ctx.dim, keepdims=True)).astype(
+            grad.dtype, copy=False)
 
 
 def _float_input(input: Tensor, dtype, op: str) -> Tensor:

@@ -217,6 +217,13 @@ def test_operator_shape_mismatch():
         mg.ones(3) * mg.ones(2, 2)
 
 
+def test_other_numpy_errors_keep_their_message():
+    """Only a real broadcasting failure is reported as one (PyTorch words this one the same)."""
+    with pytest.raises(RuntimeError, match="pow: Integers to negative integer powers are not "
+                                           "allowed"):
+        mg.tensor([2]) ** -1
+
+
 # -- in-place arithmetic --------------------------------------------------------------------
 
 INPLACE = {
@@ -286,6 +293,53 @@ def test_inplace_modification_of_saved_value_is_detected():
     y.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
+
+
+def test_operand_no_needed_gradient_reads_may_change_in_place():
+    """Like PyTorch, an op saves only what its needed gradients read (no false positives)."""
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    h = x * 1
+    y = h * 2  # dL/dh reads only the 2
+    h.add_(1)
+    y.sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    y = h / mg.tensor([2.0, 4.0])  # dL/dh = grad / divisor reads only the divisor
+    h.add_(1)
+    y.sum().backward()
+    assert x.grad.tolist() == [0.5, 0.25]
+
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x * 1) ** 2  # the exponent needs no gradient: its output is not saved
+    y.mul_(2)
+    y.sum().backward()
+    assert x.grad.tolist() == [4.0, 8.0, 12.0]  # d(2 x^2)/dx
+
+
+@pytest.mark.parametrize("make", [
+    lambda h, w: h * w,  # dL/dw reads h
+    lambda h, w: w / h,  # dL/dw and dL/dh read h
+    lambda h, w: h ** w,  # dL/dh reads h
+], ids=["mul", "div", "pow"])
+def test_operand_a_needed_gradient_reads_is_still_guarded(make):
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    w = mg.tensor([3.0, 4.0], requires_grad=True)
+    h = x * 1
+    y = make(h, w)
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_pow_output_is_guarded_when_the_exponent_needs_its_gradient():
+    x = mg.tensor([1.0, 2.0])
+    b = mg.tensor(2.0, requires_grad=True)
+    y = x ** b  # dL/db = grad x^b log(x) reads the output
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
 
 
 @pytest.mark.parametrize("grad", [False, True], ids=["no_graph", "graph"])

@@ -102,6 +102,18 @@ def test_fill_and_zero(grad, x, value):
         assert_tensor(leaf.grad, np.zeros(x.shape, dtype=x.dtype))  # old values are gone
 
 
+@pytest.mark.parametrize("dtype", [mg.float32, mg.float64])
+def test_fill_with_a_tensor_value_sends_it_the_summed_gradient(dtype):
+    """The value was copied into every element: its gradient is the sum of theirs (PyTorch)."""
+    x = mg.ones(2, 3, requires_grad=True)
+    value = mg.tensor(2.0, dtype=dtype, requires_grad=True)
+    y = x * 1
+    y.fill_(value)
+    (y * 2).sum().backward()
+    assert_tensor(value.grad, np.array(12.0, dtype=value.data.dtype))  # 2 * numel
+    assert_tensor(x.grad, np.zeros((2, 3), np.float32))
+
+
 @pytest.mark.parametrize("grad", [False, True], ids=["no_graph", "graph"])
 @FAST
 @given(data=st.data(), dtype=float_dtypes())
@@ -173,3 +185,9 @@ def test_inplace_on_leaf_requiring_grad_is_refused(shape):
         with pytest.raises(RuntimeError, match="a leaf tensor that requires grad"):
             write(x)
     assert x._version == 0
+
+
+def test_fill_rejects_a_value_tensor_with_dimensions():
+    x = mg.zeros(3)
+    with pytest.raises(RuntimeError, match=r"0-dimension value tensor.*\(2,\)"):
+        x.fill_(mg.ones(2))

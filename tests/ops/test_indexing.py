@@ -191,7 +191,7 @@ def test_setitem_detects_use_of_the_old_value():
     x = mg.tensor([1.0, 2.0], requires_grad=True)
     y = x * 1.0
     z = y.exp()
-    w = y * 3.0  # saves y
+    w = y * x  # saves y, which dL/dx reads (y * 3.0 would not: nothing reads y there)
     y[0] = 0.0
     z.sum().backward()  # exp saved its output, not y: still fine
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
@@ -230,6 +230,16 @@ def test_index_select_errors_name_the_problem():
         mg.ones(3).index_select(0, mg.tensor([3]))
 
 
+@pytest.mark.parametrize("op", ["index_select", "gather"])
+def test_negative_indices_are_out_of_bounds(op):
+    """PyTorch reads no negative index here; NumPy's take would wrap -1 to the last element."""
+    x = mg.ones(2, 3)
+    index = mg.tensor([0, -1]) if op == "index_select" else mg.tensor([[0, -1]])
+    with pytest.raises(IndexError, match=rf"{op}: index -1 is out of bounds for dim 1 with "
+                                         r"size 3"):
+        getattr(x, op)(1, index)
+
+
 def _gather_reference(x, dim, index):
     out = np.empty(index.shape, dtype=x.dtype)
     for pos in np.ndindex(*index.shape):
@@ -256,7 +266,8 @@ def test_gather_errors():
         mg.ones(2, 3).gather(1, mg.tensor([0, 1]))
     with pytest.raises(RuntimeError, match="index must be an integer tensor, got float32"):
         mg.ones(2, 3).gather(1, mg.tensor([[0.0]]))
-    with pytest.raises(IndexError, match="gather: index 5 is out of bounds"):
+    with pytest.raises(IndexError, match="gather: index 5 is out of bounds for dim 1 with "
+                                         "size 3"):
         mg.ones(2, 3).gather(1, mg.tensor([[5]]))
 
 

@@ -71,6 +71,44 @@ def test_matmul_errors_name_both_shapes():
         mg.tensor(2.0) @ mg.ones(2)
 
 
+@pytest.mark.parametrize("make", [mg.matmul, mg.mm, lambda a, b: a @ b], ids=["matmul", "mm", "@"])
+def test_matmul_refuses_two_float_dtypes(make):
+    """PyTorch raises here ("expected m1 and m2 to have the same dtype") instead of promoting."""
+    with pytest.raises(RuntimeError, match="matmul: .*same dtype, got float32 and float64"):
+        make(mg.ones(2, 2), mg.ones(2, 2, dtype=mg.float64))
+    with pytest.raises(RuntimeError, match="matmul: .*same dtype, got float16 and float32"):
+        make(mg.ones(2, 2, dtype=mg.float16), mg.ones(2, 2))
+
+
+@pytest.mark.parametrize("x_shape", [(2,), (3, 2), (4, 3, 2)], ids=str)
+def test_matmul_with_a_frozen_operand_does_not_save_the_other(x_shape):
+    """dL/dx = G W^T reads only W: x may change in place afterwards, as in PyTorch."""
+    w = np.arange(6.0).reshape(2, 3)
+    x = mg.ones(*x_shape, dtype=mg.float64, requires_grad=True)
+    h = x * 1
+    y = h @ mg.tensor(w)
+    h.add_(1)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.broadcast_to(w.sum(axis=1), x_shape))
+
+    x = mg.ones(3, 2, dtype=mg.float64, requires_grad=True)
+    h = x * 1
+    y = mg.tensor(w) @ h  # frozen on the left: dL/dh = W^T G reads only W
+    h.add_(1)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.broadcast_to(w.sum(axis=0)[:, None], (3, 2)))
+
+
+def test_matmul_operand_a_needed_gradient_reads_is_still_guarded():
+    x = mg.ones(3, 2, requires_grad=True)
+    w = mg.ones(2, 4, requires_grad=True)
+    h = x * 1
+    y = h @ w  # dL/dw = h^T G reads h
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
 def test_matmul_promotes_integer_with_float():
     out = mg.tensor([[1, 2]]) @ mg.tensor([[0.5], [0.25]])
     assert out.dtype == mg.float32 and out.tolist() == [[1.0]]

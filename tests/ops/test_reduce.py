@@ -108,6 +108,48 @@ def test_var_default_is_unbiased_and_one_sample_is_nan():
     assert math.isnan(mg.tensor([2.0]).var().item())
 
 
+@pytest.mark.filterwarnings("ignore:Degrees of freedom:RuntimeWarning")
+def test_var_gradient_without_degrees_of_freedom_is_nan_or_inf_not_an_error():
+    """N - correction <= 0: PyTorch's gradient is 2 / 0 times (x - mean), NaN or inf."""
+    x = mg.tensor([1.0], requires_grad=True)
+    x.var().backward()
+    assert np.isnan(x.grad.data).all()
+    x = mg.tensor([1.0], requires_grad=True)
+    x.var(correction=2).backward()  # N - correction < 0 counts as 0, as in PyTorch
+    assert np.isnan(x.grad.data).all()
+    x = mg.tensor([1.0, 3.0], requires_grad=True)
+    x.var(correction=2).backward()
+    assert np.isinf(x.grad.data).all()
+
+
+HALF_OVERFLOW = {  # each float16 result is in range, but a float16 accumulation overflows
+    "sum": (np.array([[6e4, 1.0], [6e4, 1.0], [-6e4, 1.0], [-6e4, 1.0]]), lambda x: x.sum(0)),
+    "mean": (np.array([6e4, 6e4, -6e4, -6e4]), lambda x: x.mean()),
+    "var": (np.array([200.0, -200.0] * 500), lambda x: x.var()),  # squares of 200: 4e4 each
+    "std": (np.array([300.0, -300.0] * 500), lambda x: x.std()),
+    "norm": (np.full(1000, 300.0), lambda x: x.norm()),
+    "logsumexp": (np.zeros(100_000), lambda x: x.logsumexp(0)),  # a sum of 1e5 ones
+}
+
+
+@pytest.mark.parametrize("op", HALF_OVERFLOW)
+def test_float16_reductions_accumulate_in_float32(op):
+    """As in PyTorch: accumulate in float32, round the result to float16 once."""
+    values, fn = HALF_OVERFLOW[op]
+    expected = fn(mg.tensor(values, dtype=mg.float64)).data.astype(np.float16)
+    assert_tensor(fn(mg.tensor(values, dtype=mg.float16)), expected, atol=0, rtol=1e-3)
+
+
+@pytest.mark.parametrize("op", ["sum", "var", "std", "norm", "logsumexp"])
+def test_float16_reduction_gradients_are_float16_and_finite(op):
+    values, fn = HALF_OVERFLOW[op]
+    x = mg.tensor(values[:1000], dtype=mg.float16, requires_grad=True)
+    fn(x).sum().backward()
+    expected = mg.tensor(values[:1000], dtype=mg.float64, requires_grad=True)
+    fn(expected).sum().backward()
+    assert_tensor(x.grad, expected.grad.data.astype(np.float16), atol=1e-6, rtol=1e-2)
+
+
 def test_sum_dtypes():
     ints = mg.tensor([[1, 2], [3, 4]], dtype=mg.int32)
     assert_tensor(ints.sum(), np.array(10, np.int64))

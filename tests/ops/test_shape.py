@@ -280,6 +280,16 @@ def test_cat_and_stack_promote_dtypes():
     assert x.grad.dtype == mg.float64
 
 
+@pytest.mark.parametrize("position", [0, 1])
+def test_cat_of_zero_dimensional_tensors_says_so(position):
+    """PyTorch's message; a 0-d tensor has no dimension to join along (stack makes one)."""
+    parts = [mg.ones(1), mg.ones(1)]
+    parts[position] = mg.tensor(2.0)
+    with pytest.raises(RuntimeError, match=rf"cat: zero-dimensional tensor \(at position "
+                                           rf"{position}\) cannot be concatenated"):
+        mg.cat(parts)
+
+
 def test_cat_and_stack_errors_name_the_shapes():
     with pytest.raises(RuntimeError, match=r"cat: sizes of tensors must match except in "
                                            r"dimension 0; tensor 0 has shape \(2, 3\), tensor 1 "

@@ -71,6 +71,21 @@ def test_large_magnitude_logits(dtype):
     np.testing.assert_allclose(x.grad.data.sum(axis=1), 0.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_float16_computes_in_float32(op):
+    """A row of 100,000 logits: its sum of exponentials overflows float16 (65504), not the
+    float32 that PyTorch and minigrad compute half-precision softmax in."""
+    x = mg.zeros(2, 100_000, dtype=mg.float16, requires_grad=True)
+    y = getattr(mg, op)(x, 1)
+    expected = _log_softmax(np.zeros((2, 100_000)), 1)
+    assert_tensor(y, (np.exp(expected) if op == "softmax" else expected).astype(np.float16),
+                  atol=0, rtol=1e-3)
+    y[:, 0].sum().backward()
+    exact = mg.zeros(2, 100_000, dtype=mg.float64, requires_grad=True)
+    getattr(mg, op)(exact, 1)[:, 0].sum().backward()
+    assert_tensor(x.grad, exact.grad.data.astype(np.float16), atol=1e-7, rtol=1e-3)
+
+
 def test_minus_infinity_entries_get_zero_probability():
     x = mg.tensor([[0.0, -np.inf, 0.0], [-np.inf, -np.inf, 1.0]])
     assert mg.softmax(x, 1).tolist() == [[0.5, 0.0, 0.5], [0.0, 0.0, 1.0]]

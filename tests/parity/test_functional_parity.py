@@ -280,7 +280,15 @@ def test_attention_masks_with_fully_masked_rows():
           **TOL_CONV)
     check(_attention_shapes() + [float_mask],
           lambda F, q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
-          requires_grad=[True, True, True, False], **TOL_CONV)
+          **TOL_CONV)
+
+
+@pytest.mark.parametrize("mask_shape", [(2, 3, 4, 5), (3, 1, 5), (4, 5), (5,)], ids=str)
+def test_attention_float_mask_gets_the_scores_gradient(mask_shape):
+    """A float mask that requires grad is a learned additive bias (summed over broadcasting)."""
+    check(_attention_shapes() + [mask_shape],
+          lambda F, q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
+          **TOL_CONV)
 
 
 def test_attention_broadcast_batch():

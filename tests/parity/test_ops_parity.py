@@ -84,6 +84,25 @@ def test_pow_zero_base_and_zero_exponent():
     helper_test_op([base], lambda x: x**0)
 
 
+def _inplace_after_use(lib, x, pattern):
+    h = x * 1
+    if pattern == "mul":
+        y = h * 2  # saves only the 2
+        h.add_(1)
+    elif pattern == "matmul":
+        y = h @ lib.tensor(np.arange(12.0, dtype=np.float32).reshape(4, 3))  # saves only W
+        h.add_(1)
+    else:
+        y = h ** 2  # the exponent needs no gradient: the output is not saved
+        y.mul_(2)
+    return y
+
+
+@pytest.mark.parametrize("pattern", ["mul", "matmul", "pow"])
+def test_inplace_change_of_a_value_no_gradient_reads(pattern):
+    check([(2, 4)], lambda lib, x: _inplace_after_use(lib, x, pattern), atol=1e-5)
+
+
 @pytest.mark.parametrize("fn", ["maximum", "minimum"])
 def test_maximum_minimum_ties_split_gradient(fn):
     x = arr([[1.0, 2.0, 3.0], [0.5, -1.0, 4.0]])
@@ -322,8 +341,24 @@ def test_var_std_correction(op, correction):
 @pytest.mark.filterwarnings("ignore:Degrees of freedom:RuntimeWarning")
 @pytest.mark.filterwarnings("ignore:var\\(\\). degrees of freedom:UserWarning")
 def test_var_of_one_element_is_nan():
-    helper_test_op([(1, 3)], lambda x: x.var(0), forward_only=True)
+    helper_test_op([(1, 3)], lambda x: x.var(0))  # the gradient too: 2 / 0 * 0 = NaN
     helper_test_op([(1, 3)], lambda x: x.var(0, correction=0))
+    helper_test_op([(2, 3)], lambda x: x.var(0, correction=2))  # 2 / 0 * (x - mean) = inf
+
+
+HALF_VALUES = (np.random.default_rng(0).standard_normal(1000) * 300).astype(np.float16)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+@pytest.mark.parametrize("op", ["sum", "mean", "var", "std", "norm", "logsumexp", "softmax",
+                                "log_softmax"])
+def test_float16_accumulates_in_float32(op):
+    """1000 values of 300 randn: float16 running sums and squares overflow; PyTorch
+    accumulates in float32 and rounds once (var itself, ~9e4, is inf in float16 in both)."""
+    fn = (lambda x: getattr(x, op)(0)) if op in ("logsumexp", "softmax", "log_softmax") \
+        else (lambda x: getattr(x, op)())
+    # 1 ulp: PyTorch rounds some half-precision log_softmax intermediates to float16
+    helper_test_op([HALF_VALUES], fn, atol=1e-3, rtol=1e-3, grad_atol=1e-3, grad_rtol=1e-2)
 
 
 @pytest.mark.parametrize("op", ["max", "min"])

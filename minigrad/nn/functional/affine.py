@@ -9,7 +9,7 @@ output unit's weights.
 
 from __future__ import annotations
 
-from minigrad.ops.linalg import matmul
+from minigrad.ops.linalg import check_float_dtypes_match, matmul
 from minigrad.tensor import Tensor
 
 
@@ -26,7 +26,8 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         (*, out_features) tensor.
 
     Raises:
-        RuntimeError: when the last dimension of `input` is not `in_features`.
+        RuntimeError: when the last dimension of `input` is not `in_features`, or when weight
+            or bias has another float dtype than input (PyTorch does not promote either).
     """
     if weight.ndim not in (1, 2):
         raise RuntimeError(f"linear: weight must be 1-D or 2-D (out_features, in_features), got "
@@ -35,6 +36,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"linear: input of shape {input.shape} does not match weight of shape "
                            f"{weight.shape}: expected the input's last dimension to be "
                            f"in_features = {weight.shape[-1]}")
+    check_float_dtypes_match(input.data.dtype, weight.data.dtype, "input and weight", "linear")
+    if bias is not None:
+        check_float_dtypes_match(input.data.dtype, bias.data.dtype, "input and bias", "linear")
     out = matmul(input, weight.T)
     if bias is not None:
         out = out + bias

@@ -11,11 +11,13 @@ attention weights and G = dL/dout, dV = P^T G, dP = G V^T, the softmax backward
 dS = P (dP - rowsum(dP P)), then dQ = dS K / sqrt(E) and dK = dS^T Q / sqrt(E).
 
 Masking: a bool mask marks with True the pairs that take part (False becomes -inf); a float
-mask is added to the scores. `is_causal=True` lets query i see keys 0..i, the top-left aligned
-lower triangle, also when L != S (as PyTorch). A query row whose keys are *all* masked has no
-distribution to average with: this implementation returns zeros for it (and passes it no
-gradient), as PyTorch 2.13 does on all its paths (its math path used to give NaN, and
-still would for a hand-written softmax(QK^T + M) V).
+mask is added to the scores, so a float mask that requires grad (a learned bias, such as a
+relative position bias) gets dS, summed over the dimensions it was broadcast along.
+`is_causal=True` lets query i see keys 0..i, the top-left aligned lower triangle, also when
+L != S (as PyTorch). A query row whose keys are *all* masked has no distribution to average
+with: this implementation returns zeros for it (and passes it no gradient), as PyTorch 2.13
+does on all its paths (its math path used to give NaN, and still would for a hand-written
+softmax(QK^T + M) V).
 
 This reference materialises the (L, S) weight matrix, O(L S) memory; flash attention
 (Dao et al. 2022) computes the same result in tiles without it.
@@ -38,20 +40,27 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def forward(ctx, q, k, v, bias, scale, dropout_mask):
         out, probs = reference.attention_forward(q, k, v, bias, scale, dropout_mask)
-        ctx.scale, ctx.dropout_mask = scale, dropout_mask
-        ctx.save_for_backward(q, k, v, probs)
+        ctx.scale = scale
+        ctx.bias_shape = None if bias is None else bias.shape
+        ctx.save_for_backward(q, k, v, probs, dropout_mask)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        q, k, v, probs = ctx.saved_tensors
-        grads = reference.attention_backward(grad, q, k, v, probs, ctx.scale, ctx.dropout_mask)
-        return tuple(unbroadcast(g, x.shape) if parent is not None else None
-                     for g, x, parent in zip(grads, (q, k, v), ctx.parents))
+        q, k, v, probs, dropout_mask = ctx.saved_tensors
+        grads = reference.attention_backward(grad, q, k, v, probs, ctx.scale, dropout_mask)
+        shapes = (q.shape, k.shape, v.shape, ctx.bias_shape)
+        return tuple(unbroadcast(g, shape) if parent is not None else None
+                     for g, shape, parent in zip(grads, shapes, ctx.parents))
 
 
-def _mask_bias(attn_mask, is_causal: bool, length: int, source: int, dtype) -> np.ndarray | None:
-    """The additive mask: 0 where a pair takes part, -inf (or the float mask) elsewhere."""
+def _mask_bias(attn_mask, is_causal: bool, length: int, source: int,
+               dtype) -> np.ndarray | Tensor | None:
+    """The additive mask: 0 where a pair takes part, -inf (or the float mask) elsewhere.
+
+    A float mask given as a Tensor stays one (cast to the scores' dtype, in the graph), so
+    that it can receive a gradient.
+    """
     if is_causal:
         attn_mask = np.tril(np.ones((length, source), dtype=bool))
     if attn_mask is None:
@@ -59,6 +68,8 @@ def _mask_bias(attn_mask, is_causal: bool, length: int, source: int, dtype) -> n
     mask = array(attn_mask)
     if mask.dtype == np.bool_:
         return np.where(mask, 0, -np.inf).astype(dtype)
+    if isinstance(attn_mask, Tensor):
+        return attn_mask.to(dtype)
     return mask.astype(dtype, copy=False)
 
 
@@ -73,7 +84,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         key: (..., S, E) tensor; batch dimensions broadcast against the query's.
         value: (..., S, Ev) tensor.
         attn_mask: broadcastable to (..., L, S): a bool mask (True = take part) or a float
-            mask added to the scores; or None. It receives no gradient.
+            mask added to the scores; or None. A float mask that requires grad gets the
+            gradient of the scores (summed over its broadcast dimensions).
         dropout_p: probability of dropping an attention weight (applied whenever > 0, as in
             PyTorch; pass 0.0 in evaluation). Uses minigrad's global generator.
         is_causal: mask so that query i sees keys 0..i only; not together with attn_mask.

@@ -48,7 +48,7 @@ class NLLLoss(Function):
         safe_target = np.expand_dims(safe, axis)
         losses = -w * np.take_along_axis(log_probs, safe_target, axis).squeeze(axis)
         ctx.axis, ctx.shape, ctx.reduction = axis, log_probs.shape, reduction
-        ctx.safe_target, ctx.w = safe_target, w
+        ctx.save_for_backward(safe_target, w, ignored)
         if reduction == "none":
             return losses
         if reduction == "sum":
@@ -59,11 +59,15 @@ class NLLLoss(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if ctx.reduction == "mean":
-            grad = grad / ctx.total
-        coefficient = np.broadcast_to(-ctx.w * grad, ctx.w.shape)
+        safe_target, w, ignored = ctx.saved_tensors
+        # an ignored target passes no gradient, even when all are and the mean is 0 / 0 = NaN
+        # (PyTorch skips them); a kept target of weight 0 with a total of 0 gets NaN, as there
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if ctx.reduction == "mean":
+                grad = grad / ctx.total
+            coefficient = np.where(ignored, 0, -w * grad)
         grad_input = np.zeros(ctx.shape, dtype=grad.dtype)
-        np.put_along_axis(grad_input, ctx.safe_target, np.expand_dims(coefficient, ctx.axis),
+        np.put_along_axis(grad_input, safe_target, np.expand_dims(coefficient, ctx.axis),
                           ctx.axis)
         return grad_input
 
@@ -80,16 +84,14 @@ class BinaryCrossEntropyWithLogits(Function):
         loss = (1 - y) * x + log_weight * _softplus(-x)
         if weight is not None:
             loss = loss * weight
-        ctx.save_for_backward(x, y)
-        ctx.weight, ctx.pos_weight = weight, pos_weight
+        ctx.save_for_backward(x, y, weight, pos_weight)
         return loss.astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
-        x, y = ctx.saved_tensors
-        if ctx.weight is not None:
-            grad = grad * ctx.weight
-        pos_weight = ctx.pos_weight
+        x, y, weight, pos_weight = ctx.saved_tensors
+        if weight is not None:
+            grad = grad * weight
         log_weight = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
         grad_x = grad_y = None
         if ctx.parents[0] is not None:

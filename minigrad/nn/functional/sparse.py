@@ -19,13 +19,15 @@ from minigrad.tensor import Tensor
 class Embedding(Function):
     @staticmethod
     def forward(ctx, weight, indices, padding_idx):
-        ctx.indices, ctx.padding_idx, ctx.num_rows = indices, padding_idx, weight.shape[0]
+        ctx.padding_idx, ctx.num_rows = padding_idx, weight.shape[0]
+        ctx.save_for_backward(indices)
         return weight[indices]
 
     @staticmethod
     def backward(ctx, grad):
+        (indices,) = ctx.saved_tensors
         grad_weight = np.zeros((ctx.num_rows, grad.shape[-1]), dtype=grad.dtype)
-        np.add.at(grad_weight, ctx.indices.reshape(-1), grad.reshape(-1, grad.shape[-1]))
+        np.add.at(grad_weight, indices.reshape(-1), grad.reshape(-1, grad.shape[-1]))
         if ctx.padding_idx is not None:
             grad_weight[ctx.padding_idx] = 0
         return grad_weight

@@ -1,5 +1,5 @@
-"""linear (affine.py): y = x W^T + b for batched and 1-D inputs, its gradients, and the
-shape error."""
+"""linear (affine.py): y = x W^T + b for batched and 1-D inputs, its gradients, what it
+saves for backward, and the shape and dtype errors."""
 
 import numpy as np
 import pytest
@@ -37,3 +37,31 @@ def test_shape_error():
     with pytest.raises(RuntimeError, match=r"input of shape \(3, 4\) does not match weight of "
                                            r"shape \(5, 2\).*in_features = 2"):
         F.linear(mg.randn(3, 4), mg.randn(5, 2))
+
+
+def test_dtype_mismatch_names_both_dtypes():
+    """PyTorch raises instead of promoting ("expected m1 and m2 to have the same dtype")."""
+    with pytest.raises(RuntimeError, match="linear: expected input and weight to have the same "
+                                           "dtype, got float32 and float64"):
+        F.linear(mg.randn(3, 4), mg.randn(5, 4, dtype=mg.float64))
+    with pytest.raises(RuntimeError, match="linear: expected input and bias to have the same "
+                                           "dtype, got float32 and float64"):
+        F.linear(mg.randn(3, 4), mg.randn(5, 4), mg.randn(5, dtype=mg.float64))
+
+
+def test_frozen_weight_lets_the_input_change_in_place():
+    """With the weight frozen only the weight is saved (dL/dx = G W), as in PyTorch."""
+    w = mg.tensor(rand(5, 4))
+    x = mg.tensor(rand(3, 4), requires_grad=True)
+    h = x * 1
+    y = F.linear(h, w, mg.zeros(5, dtype=mg.float64))
+    h.add_(1)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, np.broadcast_to(w.data.sum(axis=0), (3, 4)),
+                               rtol=1e-12)
+    w.requires_grad_(True)
+    h = x * 1
+    y = F.linear(h, w)  # dL/dW = G^T x reads the input now
+    h.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()

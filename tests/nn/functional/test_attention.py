@@ -1,5 +1,6 @@
 """scaled_dot_product_attention: forward against a per-query loop, gradients by finite
-differences (plain, causal, masked, fully masked rows), dropout, and the error messages."""
+differences (plain, causal, masked, fully masked rows, a float mask that requires grad),
+dropout, and the error messages."""
 
 import math
 
@@ -108,6 +109,24 @@ def test_gradcheck(kind):
         v = mg.tensor(rand(4, 2, seed=2), requires_grad=True)
     assert gradcheck(lambda q, k, v: F.scaled_dot_product_attention(q, k, v, **kwargs),
                      (q, k, v))
+
+
+@pytest.mark.parametrize("mask_shape", [(2, 3, 4), (3, 4), (1, 4), (5, 2, 3, 4)], ids=str)
+def test_float_mask_that_requires_grad_gets_the_scores_gradient(mask_shape):
+    """A float mask is an additive bias on the scores (a learned position bias, say): its
+    gradient is dL/dscores, summed over the dimensions it was broadcast along."""
+    q, k, v = qkv(requires_grad=True)
+    mask = mg.tensor(rand(*mask_shape, seed=7), requires_grad=True)
+    assert gradcheck(lambda q, k, v, m: F.scaled_dot_product_attention(q, k, v, attn_mask=m),
+                     (q, k, v, mask))
+
+
+def test_float32_mask_gets_a_float32_gradient_with_float64_inputs():
+    q, k, v = qkv()
+    mask = mg.tensor(rand(3, 4, seed=7), dtype=mg.float32, requires_grad=True)
+    F.scaled_dot_product_attention(q, k, v, attn_mask=mask).sum().backward()
+    assert mask.grad.dtype == mg.float32 and mask.grad.shape == (3, 4)
+    np.testing.assert_allclose(mask.grad.data.sum(axis=-1), 0.0, atol=1e-6)  # softmax rows
 
 
 def test_dropout_is_reproducible_and_rescaled():

@@ -129,6 +129,31 @@ def test_nll_loss_all_ignored_is_nan_for_mean_and_zero_for_sum():
     assert F.nll_loss(log_p, target, reduction="sum").item() == 0.0
 
 
+@pytest.mark.filterwarnings("ignore:(invalid value|divide by zero) encountered:RuntimeWarning")
+@pytest.mark.parametrize("loss", ["nll_loss", "cross_entropy", "cross_entropy_smoothing"])
+def test_all_ignored_mean_is_nan_but_its_gradient_is_zero(loss):
+    """PyTorch skips ignored targets in backward too: zeros, not the NaN of 0 / 0."""
+    x = t64(LOGITS, requires_grad=True)
+    target = mg.tensor(np.full(5, -100))
+    if loss == "nll_loss":
+        out = F.nll_loss(F.log_softmax(x, 1), target)
+    else:
+        out = F.cross_entropy(x, target, label_smoothing=0.1 if "smoothing" in loss else 0.0)
+    assert np.isnan(out.item())
+    out.backward()
+    np.testing.assert_array_equal(x.grad.data, np.zeros((5, 4)))
+
+
+def test_nll_loss_zero_total_weight_of_kept_targets_gives_nan_gradient_there():
+    """Targets that are kept but weigh 0 get 0 / 0 = NaN, ignored ones 0 (PyTorch's rule)."""
+    log_p = t64(log_softmax(LOGITS), requires_grad=True)
+    target = np.array([0, 1, -100, 0, 1])
+    F.nll_loss(log_p, mg.tensor(target), weight=t64([0.0, 0.0, 1.0, 1.0])).backward()
+    expected = np.zeros((5, 4))
+    expected[[0, 1, 3, 4], [0, 1, 0, 1]] = np.nan
+    np.testing.assert_array_equal(log_p.grad.data, expected)
+
+
 def test_nll_loss_custom_ignore_index_and_gradient():
     log_p = t64(log_softmax(LOGITS), requires_grad=True)
     target = np.array([1, 2, 3, 3, 0])
