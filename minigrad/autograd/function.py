@@ -141,14 +141,13 @@ class Function:
     # -- used by apply and by the engine ----------------------------------------------------
 
     def _record_versions(self, args, out) -> None:
+        """Note, for each saved array, the version counter of the tensor it belongs to."""
         versions = []
         for s in self._saved:
-            counter = None
-            if s is None:  # a slot backward does not need this time
-                pass
-            elif s is out.data or s is out.data.base:  # the output, or what it is a view of
+            counter = None  # None: a slot backward does not need, or an array nobody else has
+            if s is not None and (s is out.data or s is out.data.base):  # the output (or its base)
                 counter = out._version_counter
-            else:
+            elif s is not None:
                 for a in args:
                     if isinstance(a, Tensor) and a.data is s:
                         counter = a._version_counter
