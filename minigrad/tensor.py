@@ -301,6 +301,7 @@ class Tensor:
         is used when nothing is recorded (optimizer updates, data preparation), saving the
         temporary result and the copy.
         """
+        self._sync_if_stale_view()  # a view whose base joined a graph must join it too
         recording = self._records_inplace(args)
         if direct is not None and not recording:
             direct(self.data, *(a.data if isinstance(a, Tensor) else a for a in args))
@@ -324,8 +325,7 @@ class Tensor:
             _keep_old_values(out.grad_fn, self.data)
         self._store_inplace_result(out)
         if recording:
-            self.grad_fn = out.grad_fn
-            self.requires_grad = True
+            self._take_history(out.grad_fn)
         return self
 
     def _write_through_view(self, op, args) -> Tensor:
@@ -396,7 +396,14 @@ class Tensor:
             return
         alias = Tensor._wrap(base.data, True)
         alias.grad_fn = base.grad_fn
-        self.grad_fn = self._view_fn(alias).grad_fn
+        self._take_history(self._view_fn(alias).grad_fn)
+
+    def _take_history(self, node) -> None:
+        """Make `node` our grad_fn (after an in-place write), keeping a retain_grad() request."""
+        old = self.grad_fn
+        if old is not None and old._retained_by is not None and old._retained_by() is self:
+            node._retained_by = old._retained_by
+        self.grad_fn = node
         self.requires_grad = True
 
     def _bump_version(self) -> None:

@@ -109,7 +109,8 @@ def run_backward(outputs, grads, retain_graph: bool = False, inputs=None):
                         captured[key] = node._run_leaf_hooks(grad)
                 continue
             parents = node.parents
-            if grad is not None:
+            off_path = needed is not None and key not in needed and key not in wanted
+            if grad is not None and not off_path:
                 if node._tensor_hooks:
                     grad = run_hooks(node._tensor_hooks, grad, node)
                 if node._retained_by is not None:

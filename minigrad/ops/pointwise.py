@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from minigrad.autograd.function import Function
+from minigrad.autograd.function import Function, unbroadcast
 from minigrad.tensor import Tensor
 
 
@@ -248,23 +248,50 @@ class Silu(Function):
 
 
 class Clamp(Function):
-    """Gradient flows where min <= x <= max, as in PyTorch (both ends inclusive)."""
+    """min(max(a, lo), hi), where each bound is None, a number or an array (broadcasting).
+
+    Gradient, as in PyTorch: to `a` where lo <= a <= hi (both ends inclusive), to `lo` where
+    a < lo <= hi, and to `hi` where max(a, lo) > hi (when lo > hi every output is hi).
+    """
 
     @staticmethod
     def forward(ctx, a, lo, hi):
-        ctx.save_for_backward(a)
-        ctx.lo, ctx.hi = lo, hi
-        return np.clip(a, lo, hi).astype(a.dtype, copy=False)
+        arrays = [b if isinstance(b, np.ndarray) else None for b in (lo, hi)]
+        ctx.numbers = tuple(None if isinstance(b, np.ndarray) else b for b in (lo, hi))
+        ctx.metas = tuple(None if b is None else (b.shape, b.dtype) for b in [a] + arrays)
+        ctx.save_for_backward(a, *arrays)
+        out = a if lo is None else np.maximum(a, lo)
+        out = out if hi is None else np.minimum(out, hi)
+        if arrays[0] is None and arrays[1] is None:  # number bounds keep the input's dtype
+            return out.astype(a.dtype, copy=False)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        keep = np.ones(a.shape, dtype=bool)
-        if ctx.lo is not None:
-            keep &= a >= ctx.lo
-        if ctx.hi is not None:
-            keep &= a <= ctx.hi
-        return grad * keep
+        a, lo_array, hi_array = ctx.saved_tensors
+        lo_number, hi_number = ctx.numbers
+        lo = lo_array if lo_array is not None else lo_number
+        hi = hi_array if hi_array is not None else hi_number
+        raised = a if lo is None else np.maximum(a, lo)
+        to_a = np.ones(np.shape(grad), dtype=bool)
+        if lo is not None:
+            to_a = to_a & (a >= lo)
+        if hi is not None:
+            to_a = to_a & (a <= hi)
+        grads = [np.where(to_a, grad, 0)]
+        if ctx.parents[1] is not None:
+            from_lo = (a < lo) if hi is None else (a < lo) & (raised <= hi)
+            grads.append(np.where(from_lo, grad, 0))
+        else:
+            grads.append(None)
+        grads.append(np.where(raised > hi, grad, 0) if ctx.parents[2] is not None else None)
+        return tuple(None if g is None else _fit(g, meta) for g, meta in zip(grads, ctx.metas))
+
+
+def _fit(grad: np.ndarray, meta) -> np.ndarray:
+    """The gradient summed to the input's shape (undoing broadcasting) in the input's dtype."""
+    shape, dtype = meta
+    return unbroadcast(grad, shape).astype(dtype, copy=False)
 
 
 class ZeroGradient(Function):
@@ -387,15 +414,21 @@ def silu(input) -> Tensor:
 
 def clamp(input, min=None, max=None) -> Tensor:  # noqa: A002 - the PyTorch names
     """Limit values to [min, max]; either bound may be None, a number or a tensor."""
-    from minigrad.ops.arithmetic import maximum, minimum
-
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
-    if input.data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
-        input = input.float()  # int tensor, float bound: the result is float32, as in PyTorch
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input if min is None else maximum(input, min)
-        return out if max is None else minimum(out, max)
+    if input.data.dtype.kind != "f":
+        bounds = [b.data if isinstance(b, Tensor) else b for b in (min, max)]
+        float_bounds = [b for b in bounds if isinstance(b, float) or
+                        isinstance(b, np.ndarray) and b.dtype.kind == "f"]
+        if float_bounds:  # int tensor, float bound: the result is float, as in PyTorch
+            array_bounds = [b for b in float_bounds if isinstance(b, np.ndarray)]
+            input = input.to(array_bounds[0].dtype if array_bounds else np.float32)
+    shapes = [np.shape(b.data if isinstance(b, Tensor) else b) for b in (input, min, max)]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise RuntimeError(f"clamp: the input's shape {shapes[0]} and the bounds' shapes "
+                           f"{shapes[1]} and {shapes[2]} do not broadcast together") from None
     return Clamp.apply(input, min, max)
 
 

@@ -113,8 +113,10 @@ class Mean(Function):
 class Var(Function):
     """Variance with Bessel's `correction` (1 = unbiased, the default; 0 = population).
 
-    d var / d x_i = 2 (x_i - mean) / (N - correction). With N - correction <= 0 the variance
-    is NaN or inf and so is the gradient, as in PyTorch (2 / 0 is taken as inf).
+    d var / d x_i = 2 (x_i - mean) / (N - correction). With N - correction == 0 the variance
+    is NaN or inf and so is the gradient, as in PyTorch (2 / 0 is taken as inf). A correction
+    larger than N is treated like N - correction == 0 (NumPy's rule); PyTorch instead divides
+    by the negative number.
     """
 
     @staticmethod

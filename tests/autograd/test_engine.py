@@ -270,3 +270,15 @@ def test_autograd_grad_applies_hooks_and_accepts_repeated_inputs():
     np.testing.assert_allclose(g1.numpy(), [20.0, 40.0])
     np.testing.assert_allclose(g2.numpy(), [20.0, 40.0])
     assert x.grad is None
+
+
+def test_autograd_grad_runs_no_hook_off_the_path_to_its_inputs():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    u = mg.tensor([3.0, 4.0], requires_grad=True)
+    side = u * 1
+    seen = []
+    side.register_hook(lambda g: seen.append(g))
+    y = x * 1
+    (g,) = mg.autograd.grad((y * side).sum(), y)
+    np.testing.assert_allclose(g.numpy(), [3.0, 4.0])
+    assert seen == [] and u.grad is None

@@ -95,3 +95,31 @@ def test_a_long_chain_of_views_can_be_written_through():
     v.mul_(2)
     (y * 1).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_view_taken_before_its_base_joined_a_graph_records_its_writes():
+    w = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    buffer = mg.ones(3)
+    v = buffer[:]  # buffer is plain data here
+    buffer.mul_(w)  # now buffer = w, with history
+    v.mul_(3)  # must be recorded: buffer = 3w
+    buffer.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [3.0, 3.0, 3.0])
+
+
+def test_retain_grad_survives_an_inplace_write_and_a_view_refresh():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 2
+    y.retain_grad()
+    y.mul_(3)
+    (y * y).sum().backward()
+    assert y.retains_grad
+    np.testing.assert_allclose(y.grad.numpy(), [12.0, 24.0])
+
+    x = mg.tensor([1.0, -2.0], requires_grad=True)
+    y = x * 1
+    v = y[0:1]
+    v.retain_grad()
+    y.add_(1)
+    (v * v).sum().backward()
+    np.testing.assert_allclose(v.grad.numpy(), [4.0])

@@ -236,3 +236,30 @@ def test_inplace_pointwise_gradcheck(name):
         return t * x
 
     check_grad(fn, np.array([[0.3, -0.7], [1.1, -0.2]]))
+
+
+def test_clamp_with_tensor_bounds_matches_the_gradient_rules():
+    x = mg.tensor([1.0, -2.0, 3.0, 0.5], requires_grad=True)
+    lo = mg.tensor([0.0, 0.0, 0.0, 1.0], requires_grad=True)
+    hi = mg.tensor([2.0, 2.0, 2.0, 0.0], requires_grad=True)  # last: lo > hi, so the result is hi
+    out = mg.clamp(x, lo, hi)
+    assert out.tolist() == [1.0, 0.0, 2.0, 0.0]
+    (out * mg.tensor([1.0, 2.0, 3.0, 4.0])).sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 0.0, 0.0]
+    assert lo.grad.tolist() == [0.0, 2.0, 0.0, 0.0]
+    assert hi.grad.tolist() == [0.0, 0.0, 3.0, 4.0]
+
+
+def test_clamp_with_broadcast_tensor_bounds_gradcheck():
+    x = mg.randn(3, 4, dtype=mg.float64, requires_grad=True)
+    lo = (mg.randn(4, dtype=mg.float64) - 1).requires_grad_()
+    hi = (mg.randn(3, 1, dtype=mg.float64) + 1).requires_grad_()
+    assert mg.autograd.gradcheck(lambda a, b, c: mg.clamp(a, b, c), (x, lo, hi))
+
+
+def test_clamp_inplace_with_tensor_bounds_on_a_non_leaf():
+    x = mg.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    y = x * 1
+    y.clamp_(min=mg.zeros(3), max=mg.full((3,), 2.0))
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 0.0, 0.0]
