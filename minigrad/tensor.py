@@ -295,7 +295,8 @@ class Tensor:
         carries self's old history; if the node it builds saved the old values, it gets its own
         copy of them (`_keep_old_values`) before the write. Self then takes over the node as its
         grad_fn. The version bump makes any other node that saved self's old values refuse to
-        backward through them.
+        backward through them; that includes inner nodes of an `op` built from several ops, so
+        in-place ops are written as one Function each (clamp with tensor bounds, for example).
 
         `direct(array, *raw_args)`, if given, writes the result straight into self's array; it
         is used when nothing is recorded (optimizer updates, data preparation), saving the
