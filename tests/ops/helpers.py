@@ -4,10 +4,13 @@
 - `check_grad(fn, *arrays)`: `minigrad.autograd.gradcheck` of `fn` at float64 arrays (memory
   layout kept, so non-contiguous inputs are checked as such), plus a backward pass that every
   input, empty ones included, gets a gradient of its own shape and dtype.
-- `FAST`, `GRAD`: hypothesis settings sized so that `tests/ops` runs in well under a minute.
+- `FAST`, `GRAD`: hypothesis settings sized so that `tests/ops` runs in well under a minute;
+  `MINIGRAD_TEST_EXAMPLES_SCALE=N` multiplies their example counts (CI runs a 5x pass).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 from hypothesis import HealthCheck, settings
@@ -16,11 +19,13 @@ import minigrad
 from minigrad.autograd import gradcheck
 from tests.strategies import as_tensor
 
-FAST = settings(max_examples=40, deadline=None,
+SCALE = int(os.environ.get("MINIGRAD_TEST_EXAMPLES_SCALE", "1"))
+
+FAST = settings(max_examples=40 * SCALE, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 """Forward-only property tests: cheap, so more examples."""
 
-GRAD = settings(max_examples=15, deadline=None,
+GRAD = settings(max_examples=15 * SCALE, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 """Gradient checks: O(numel^2) op calls each, so fewer examples."""
 
