@@ -48,14 +48,14 @@ class MatMul(Function):
         return ga, gb
 
 
-def check_float_dtypes_match(da: np.dtype, db: np.dtype, names: str, op: str) -> None:
-    """RuntimeError if `da` and `db` are different float dtypes.
+def check_dtypes_match(da: np.dtype, db: np.dtype, names: str, op: str) -> None:
+    """RuntimeError if `da` and `db` differ.
 
-    PyTorch's matrix products never promote between float dtypes (float32 @ float64 raises
+    PyTorch's matrix products never promote (float32 @ float64, or int64 @ float32, raises
     "expected m1 and m2 to have the same dtype"), so that a float64 tensor cannot silently
     turn a float32 model into a float64 one.
     """
-    if da != db and da.kind == "f" and db.kind == "f":
+    if da != db:
         raise RuntimeError(f"{op}: expected {names} to have the same dtype, got {da} and {db}; "
                            "cast one with .to()")
 
@@ -63,13 +63,12 @@ def check_float_dtypes_match(da: np.dtype, db: np.dtype, names: str, op: str) ->
 def matmul(input, other) -> Tensor:
     """Matrix product with NumPy/PyTorch semantics (vectors, matrices, broadcast batches).
 
-    Two different float dtypes raise, as in PyTorch (cast one with `.to()` first); an integer
-    operand meeting a float one is promoted to the float dtype.
+    Operands of different dtypes raise, as in PyTorch (cast one with `.to()` first).
     """
     a = np.asarray(input.data if isinstance(input, Tensor) else input)
     b = np.asarray(other.data if isinstance(other, Tensor) else other)
     sa, sb = a.shape, b.shape
-    check_float_dtypes_match(a.dtype, b.dtype, "both operands", "matmul")
+    check_dtypes_match(a.dtype, b.dtype, "both operands", "matmul")
     if not sa or not sb:
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes "
                            f"{sa} and {sb}")

@@ -109,9 +109,9 @@ def test_matmul_operand_a_needed_gradient_reads_is_still_guarded():
         y.sum().backward()
 
 
-def test_matmul_promotes_integer_with_float():
-    out = mg.tensor([[1, 2]]) @ mg.tensor([[0.5], [0.25]])
-    assert out.dtype == mg.float32 and out.tolist() == [[1.0]]
+def test_matmul_refuses_integer_with_float_and_multiplies_integers():
+    with pytest.raises(RuntimeError, match="same dtype, got int64 and float32"):
+        mg.tensor([[1, 2]]) @ mg.tensor([[0.5], [0.25]])
     assert (mg.tensor([[1, 2]]) @ mg.tensor([[3], [4]])).tolist() == [[11]]
 
 

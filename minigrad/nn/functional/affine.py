@@ -9,7 +9,7 @@ output unit's weights.
 
 from __future__ import annotations
 
-from minigrad.ops.linalg import check_float_dtypes_match, matmul
+from minigrad.ops.linalg import check_dtypes_match, matmul
 from minigrad.tensor import Tensor
 
 
@@ -36,9 +36,9 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         raise RuntimeError(f"linear: input of shape {input.shape} does not match weight of shape "
                            f"{weight.shape}: expected the input's last dimension to be "
                            f"in_features = {weight.shape[-1]}")
-    check_float_dtypes_match(input.data.dtype, weight.data.dtype, "input and weight", "linear")
+    check_dtypes_match(input.data.dtype, weight.data.dtype, "input and weight", "linear")
     if bias is not None:
-        check_float_dtypes_match(input.data.dtype, bias.data.dtype, "input and bias", "linear")
+        check_dtypes_match(input.data.dtype, bias.data.dtype, "input and bias", "linear")
     out = matmul(input, weight.T)
     if bias is not None:
         out = out + bias
