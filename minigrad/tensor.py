@@ -42,7 +42,7 @@ class Tensor:
         "_base",
         "_hooks",
         "_post_hooks",
-        "_view_fn",  # views only: replays the view ops from `_base` (see _write_through_view)
+        "_view_fn",  # views only: replays the view ops from `_base` (see autograd/inplace.py)
         "_view_version",  # views only: the version at which grad_fn was last rebuilt
         "__weakref__",
     )
@@ -280,132 +280,17 @@ class Tensor:
         self.requires_grad = False
         return self
 
-    # -- in-place writes ---------------------------------------------------------------------
-
-    def _records_inplace(self, args) -> bool:
-        """Would an in-place op on self with `args` have to be recorded in the graph?"""
-        return _GradMode.enabled and (
-            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
-        )
+    # -- in-place writes: the rules live in minigrad/autograd/inplace.py ---------------------
 
     def _write_inplace(self, op, *args, direct=None) -> Tensor:
-        """Run the out-of-place `op(self, *args)` and make self hold its values and history.
-
-        When a graph is being recorded, `op` runs on a second Tensor over the same memory that
-        carries self's old history; if the node it builds saved the old values, it gets its own
-        copy of them (`_keep_old_values`) before the write. Self then takes over the node as its
-        grad_fn. The version bump makes any other node that saved self's old values refuse to
-        backward through them; that includes inner nodes of an `op` built from several ops, so
-        in-place ops are written as one Function each (clamp with tensor bounds, for example).
-
-        `direct(array, *raw_args)`, if given, writes the result straight into self's array; it
-        is used when nothing is recorded (optimizer updates, data preparation), saving the
-        temporary result and the copy.
-        """
-        self._sync_if_stale_view()  # a view whose base joined a graph must join it too
-        recording = self._records_inplace(args)
-        if direct is not None and not recording:
-            direct(self.data, *(a.data if isinstance(a, Tensor) else a for a in args))
-            self._version_counter[0] += 1
-            return self
-        if recording and self._base is not None:
-            return self._write_through_view(op, args)
-        if recording:
-            if self.grad_fn is None and self.requires_grad:
-                raise RuntimeError(
-                    "a leaf tensor that requires grad is being used in an in-place operation; "
-                    "wrap it in `with minigrad.no_grad():` (as optimizers do) or clone() it"
-                )
-            source = Tensor._wrap(self.data, self.requires_grad)  # self, before the write
-            source.grad_fn = self.grad_fn
-            source._version_counter = self._version_counter
-        else:
-            source = self
-        out = op(source, *args)
-        if recording:
-            _keep_old_values(out.grad_fn, self.data)
-        self._store_inplace_result(out)
-        if recording:
-            self._take_history(out.grad_fn)
-        return self
-
-    def _write_through_view(self, op, args) -> Tensor:
-        """An in-place op on a view, recorded: the base's history must change, not only ours.
-
-        With v = base[region]: the op runs on the region of the base as it is before the write
-        (a second Tensor over the same memory, carrying the base's old history); a
-        `CopySlices` node then builds the new base (old values outside the region, the op's
-        result inside), and the base takes that node as its grad_fn. Our own grad_fn becomes
-        the region of the new base (PyTorch records the same thing, under the same name).
-        """
-        from minigrad.ops.copying import CopySlices
-
-        base = self._base
-        if base.grad_fn is None and base.requires_grad:
-            raise RuntimeError(
-                "a view of a leaf tensor that requires grad is being used in an in-place "
-                "operation; wrap it in `with minigrad.no_grad():` or clone() the leaf first"
-            )
-        snapshot = Tensor._wrap(base.data, base.requires_grad)  # the base, before the write
-        snapshot.grad_fn = base.grad_fn
-        snapshot._version_counter = base._version_counter
-        out = op(self._view_fn(snapshot), *args)
-        self._check_inplace_result(out)
-        _keep_old_values(out.grad_fn, base.data)
-        new_base = CopySlices.apply(snapshot, out, self._view_fn)  # reads the old values
-        self._store_inplace_result(out)
-        base.grad_fn = new_base.grad_fn
-        base.requires_grad = True
-        self._sync_view()
-        return self
-
-    def _store_inplace_result(self, out: Tensor) -> None:
-        """Copy an in-place op's result into our memory and bump the version counter."""
-        self._check_inplace_result(out)
-        np.copyto(self.data, out.data, casting="same_kind")
-        self._version_counter[0] += 1
-
-    def _check_inplace_result(self, out: Tensor) -> None:
-        if out.data.shape != self.data.shape:
-            raise RuntimeError(
-                f"in-place op: output with shape {self.data.shape} doesn't match the broadcast "
-                f"shape {out.data.shape}"
-            )
-        if not np.can_cast(out.data.dtype, self.data.dtype, casting="same_kind"):
-            raise RuntimeError(
-                f"in-place op: result type {out.dtype} can't be cast to the tensor's dtype "
-                f"{self.dtype}"
-            )
+        """Make self hold the values and history of `op(self, *args)` (see inplace.py)."""
+        return inplace.write_inplace(self, op, args, direct)
 
     def _sync_if_stale_view(self) -> None:
-        if self._base is not None and self._view_version != self._version_counter[0]:
-            self._sync_view()
+        inplace.sync_if_stale_view(self)
 
     def _sync_view(self) -> None:
-        """Rebuild a view's grad_fn from its base's current history.
-
-        Needed after a recorded write through the base or through another view of it: the
-        view's values changed, so its old grad_fn (pointing at the base's old history) would
-        give a wrong gradient. Nothing to do while recording is off, or for a leaf base,
-        whose identity, and so the view's node, stays right.
-        """
-        if not _GradMode.enabled:
-            return
-        self._view_version = self._version_counter[0]
-        base = self._base
-        if base.grad_fn is None:
-            return
-        alias = Tensor._wrap(base.data, True)
-        alias.grad_fn = base.grad_fn
-        self._take_history(self._view_fn(alias).grad_fn)
-
-    def _take_history(self, node) -> None:
-        """Make `node` our grad_fn (after an in-place write), keeping a retain_grad() request."""
-        old = self.grad_fn
-        if old is not None and old._retained_by is not None and old._retained_by() is self:
-            node._retained_by = old._retained_by
-        self.grad_fn = node
-        self.requires_grad = True
+        inplace.sync_view(self)
 
     def _bump_version(self) -> None:
         self._version_counter[0] += 1
@@ -512,20 +397,6 @@ class Tensor:
         return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
 
 
-def _keep_old_values(node, memory: np.ndarray) -> None:
-    """Before an in-place write into `memory`: give `node` its own copy of any saved array that
-    lives there, so its backward still sees the values from before the write. Copying only
-    what was saved keeps in-place ops cheap when their backward needs no old values."""
-    if node is None or not node._saved:
-        return
-    saved, versions = list(node._saved), list(node._saved_versions)
-    for i, s in enumerate(saved):
-        if isinstance(s, np.ndarray) and np.may_share_memory(s, memory):
-            saved[i] = s.copy()
-            versions[i] = (None, 0)  # a private copy: no later write can reach it
-    node._saved, node._saved_versions = tuple(saved), versions
-
-
 def _to_array(data, dtype=None) -> np.ndarray:
     """Convert Python data, arrays or Tensors to a fresh array, choosing dtypes as PyTorch does.
 
@@ -560,3 +431,6 @@ def _check_dim(dim: int, ndim: int, op: str) -> int:
             f"but got {dim})"
         )
     return dim % n
+
+
+from minigrad.autograd import inplace  # noqa: E402  (inplace.py builds on Tensor)

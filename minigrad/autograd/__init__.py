@@ -5,6 +5,7 @@
 - `grad_mode.py`: `no_grad`, `enable_grad`, `set_grad_enabled`.
 - `functional.py`: `grad(outputs, inputs)` and `backward(tensors)`.
 - `gradcheck.py`: finite-difference checking of any op's backward.
+- `inplace.py`: in-place writes and views under autograd (history, versions, CopySlices).
 """
 
 from minigrad.autograd.function import Function, unbroadcast

@@ -65,7 +65,7 @@ def _reflected(fn):
 
 
 def _inplace(fn, direct=None):
-    """`t.op_(...)`: compute `op(t, ...)` and write it into t (see Tensor._write_inplace).
+    """`t.op_(...)`: compute `op(t, ...)` and write it into t (see minigrad/autograd/inplace.py).
 
     `direct(array, *args)` is the same update done on the array in place, with NumPy's `out=`,
     for when no graph is recorded.

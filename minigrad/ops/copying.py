@@ -77,7 +77,7 @@ class CopySlices(Function):
     """`base` with the region a view selects replaced by `value` (PyTorch's CopySlices).
 
     This is how an in-place write through a view reaches the base's history
-    (see `Tensor._write_through_view`); `view_fn` replays the view ops, picking the region.
+    (see `minigrad.autograd.inplace.write_through_view`); `view_fn` replays the view ops, picking the region.
     Gradient: inside the region it belongs to `value`, outside it to `base`.
     """
 
