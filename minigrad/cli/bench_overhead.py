@@ -158,11 +158,12 @@ def _cpu_name() -> str | None:
     """The CPU model: Linux names it in /proc/cpuinfo; elsewhere platform.processor() may."""
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
+            lines = f.readlines()
+    except OSError:  # not Linux
+        lines = []
+    for line in lines:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
     return platform.processor() or None
 
 
