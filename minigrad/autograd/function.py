@@ -61,11 +61,13 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args):  # abstract: every op defines it
-        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+        raise NotImplementedError(f"{type(ctx).__name__}: forward is abstract; a Function subclass "
+                                  "must define forward(ctx, *args)")
 
     @staticmethod
     def backward(ctx, grad):  # abstract: every differentiable op defines it
-        raise NotImplementedError("a Function subclass must define backward(ctx, grad)")
+        raise NotImplementedError(f"{type(ctx).__name__}: backward is abstract; a Function subclass "
+                                  "must define backward(ctx, grad)")
 
     @classmethod
     def apply(cls, *args):

@@ -282,3 +282,14 @@ def test_autograd_grad_runs_no_hook_off_the_path_to_its_inputs():
     (g,) = mg.autograd.grad((y * side).sum(), y)
     np.testing.assert_allclose(g.numpy(), [3.0, 4.0])
     assert seen == [] and u.grad is None
+
+
+def test_a_function_without_backward_names_itself():
+    class NoBackward(Function):
+        @staticmethod
+        def forward(ctx, a):
+            return a * 2
+
+    x = mg.tensor([1.0], requires_grad=True)
+    with pytest.raises(NotImplementedError, match="NoBackward: backward is abstract"):
+        NoBackward.apply(x).sum().backward()
