@@ -9,6 +9,8 @@ FLOPs: 2 M N K per matrix product.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from minigrad.autograd.function import Function, unbroadcast
@@ -28,7 +30,8 @@ class MatMul(Function):
         if a.ndim > 2 and b.ndim == 2:
             # (..., M, K) @ (K, N) is one (prod(...) M, K) @ (K, N) GEMM; NumPy's broadcasting
             # matmul would loop over the leading dimensions instead (40x slower at (32, 64, 96))
-            return np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[1])
+            rows = math.prod(a.shape[:-1])  # not -1: size-0 shapes are legal
+            return np.matmul(a.reshape(rows, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[1])
         return np.matmul(a, b)
 
     @staticmethod
@@ -44,11 +47,12 @@ class MatMul(Function):
             grad = np.expand_dims(grad, -2)
         ga = gb = None
         if len(a_shape) > 2 and len(b_shape) == 2:  # the folded GEMM of forward
-            g2 = grad.reshape(-1, b_shape[1])
+            rows = math.prod(a_shape[:-1])
+            g2 = grad.reshape(rows, b_shape[1])
             if ctx.parents[0] is not None:
                 ga = np.matmul(g2, b.T).reshape(a_shape)
             if ctx.parents[1] is not None:
-                gb = np.matmul(a.reshape(-1, a_shape[-1]).T, g2)
+                gb = np.matmul(a.reshape(rows, a_shape[-1]).T, g2)
             return ga, gb
         if ctx.parents[0] is not None:
             b2 = b.reshape(b2_shape)
