@@ -24,6 +24,8 @@ from minigrad.ops import *  # noqa: F403 - the op set is the top-level namespace
 from minigrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)
 from minigrad import nn  # noqa: E402
+from minigrad import optim  # noqa: E402
+from minigrad.serialization import load, save  # noqa: E402
 
 __version__ = "0.1.0"
 
