@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from minigrad.autograd.function import DEBUG, Function, freed_graph_error
+from minigrad.autograd.function import DEBUG, Function, _op_observers, freed_graph_error
 from minigrad.autograd.grad_mode import _GradMode
 
 
@@ -127,6 +127,9 @@ def run_backward(outputs, grads, retain_graph: bool = False, inputs=None):
                     in_grads = (in_grads,)
                 if len(in_grads) < len(parents):  # trailing Nones may be omitted
                     in_grads += (None,) * (len(parents) - len(in_grads))
+                if _op_observers:
+                    for observer in tuple(_op_observers):
+                        observer.on_backward(node, grad, in_grads)
                 if DEBUG:
                     _check_gradients(node, in_grads)
                 if not retain_graph:

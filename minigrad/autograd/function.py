@@ -34,6 +34,7 @@ import os
 import numpy as np
 
 from minigrad.autograd.grad_mode import _GradMode
+from minigrad.utils.hooks import RemovableHandle
 
 # MINIGRAD_DEBUG=1: record each input's shape and dtype, and have the engine check every
 # gradient a backward returns against them (catches a wrong custom Function at its source).
@@ -41,6 +42,37 @@ DEBUG = os.environ.get("MINIGRAD_DEBUG", "0") not in ("", "0")
 
 
 _new = object.__new__
+
+# The op-level instrumentation point (FLOP and memory counting, `minigrad.profiler`): objects
+# registered with `register_op_observer`. `apply` and the engine test this list once per op,
+# so while it is empty (the normal case) observing costs one falsy check.
+_op_observers: list = []
+
+
+class OpObserver:
+    """Base class of op observers: sees every op's forward and every node's backward.
+
+    Override either method. Observers see NumPy arrays and must not run minigrad ops (those
+    would be observed too). Register with `register_op_observer`.
+    """
+
+    def on_forward(self, op: type, ctx: Function, inputs: list, output: np.ndarray) -> None:
+        """After `op.forward` ran: `inputs` are its arguments, Tensors replaced by their
+        arrays (options such as `dim` as given); `output` is the result's array."""
+
+    def on_backward(self, node: Function, grad_output: np.ndarray, grad_inputs: tuple) -> None:
+        """After `node.backward` ran: `grad_output` is dL/d(output), `grad_inputs` holds one
+        gradient (or None) per forward argument."""
+
+
+def register_op_observer(observer: OpObserver) -> RemovableHandle:
+    """Call `observer.on_forward`/`on_backward` for every op until the handle is removed.
+
+    Returns:
+        A `RemovableHandle`; `handle.remove()` (or leaving a `with handle:` block) stops it.
+    """
+    _op_observers.append(observer)
+    return RemovableHandle(_op_observers, observer)
 
 
 class Function:
@@ -110,6 +142,9 @@ class Function:
             out.grad_fn = ctx
             if ctx._saved:
                 ctx._record_versions(args, out)
+        if _op_observers:
+            for observer in tuple(_op_observers):
+                observer.on_forward(cls, ctx, arrays, out.data)
         return out
 
     # -- what forward and backward use ------------------------------------------------------
