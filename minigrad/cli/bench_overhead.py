@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         "cases": results,
     }
     _print_table(report)
-    path = Path(args.out)
+    path = Path(args.out or "bench-overhead.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {path}")

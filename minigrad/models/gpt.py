@@ -50,6 +50,10 @@ class GPTConfig:
             branches (training mode only).
         bias: give the Linears and LayerNorms biases (GPT-2 does; False is a little
             faster and, at scale, no worse).
+        gelu_approximate: the MLP's GELU, "tanh" (GPT-2's approximation, the default:
+            tanh is a native NumPy ufunc, while the exact form needs an erf evaluated in
+            Python, which made it 40% of a training step) or "none" (exact, as nanoGPT).
+            The two differ by less than 1e-3 at any input.
     """
 
     vocab_size: int
@@ -59,6 +63,7 @@ class GPTConfig:
     n_embd: int
     dropout: float = 0.0
     bias: bool = True
+    gelu_approximate: str = "tanh"
 
     def __post_init__(self) -> None:
         sizes = {name: getattr(self, name)
@@ -69,6 +74,9 @@ class GPTConfig:
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig: n_embd ({self.n_embd}) must be divisible by n_head "
                              f"({self.n_head})")
+        if self.gelu_approximate not in ("none", "tanh"):
+            raise ValueError(f"GPTConfig: gelu_approximate must be 'none' or 'tanh', got "
+                             f"{self.gelu_approximate!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"GPTConfig: dropout must be in [0, 1), got {self.dropout}")
 
@@ -106,7 +114,7 @@ class CausalSelfAttention(nn.Module):
 
 
 class MLP(nn.Module):
-    """The block's feed-forward part: Linear(C, 4C) -> GELU (exact) -> Linear(4C, C) -> Dropout.
+    """The block's feed-forward part: Linear(C, 4C) -> GELU -> Linear(4C, C) -> Dropout.
 
     Shape:
         (B, T, C) -> (B, T, C).
@@ -115,7 +123,7 @@ class MLP(nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU()
+        self.gelu = nn.GELU(approximate=config.gelu_approximate)
         self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
         self.dropout = nn.Dropout(config.dropout)
 

@@ -1,13 +1,11 @@
 """PyTorch parity of `minigrad.models`: the same MLP, MobileNet and GPT written in torch.
 
-Each torch reference below is written the way one would write it in PyTorch (the GPT after
-nanoGPT's model.py, with PyTorch >= 2's fused attention). The minigrad model's state dict is
+Each torch reference (in `minigrad/cli/torch_twins.py`, shared with `minigrad bench train`) is
+written the way one would write it in PyTorch (the GPT after nanoGPT's model.py, with
+PyTorch >= 2's fused attention). The minigrad model's state dict is
 loaded into it with strict=True (so every key must match), both run the same batch, and the
 logits, the loss and every parameter's gradient are compared in float32.
 """
-
-from collections import OrderedDict
-from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -19,127 +17,12 @@ from minigrad.nn import functional as F
 torch = pytest.importorskip("torch")
 tnn = torch.nn
 TF = torch.nn.functional
+from minigrad.cli.torch_twins import (TorchGPT, TorchMobileNet, load_into_torch,  # noqa: E402
+                                      torch_mlp, torch_twin)
 pytestmark = pytest.mark.parity
 
 RTOL, ATOL = 1e-4, 1e-5
 
-
-# -- torch references --------------------------------------------------------------------------
-
-def torch_mlp(in_features, hidden, out_features, activation=tnn.ReLU):
-    widths = [in_features, *hidden]
-    layers = OrderedDict()
-    for i, (a, b) in enumerate(pairwise(widths), start=1):
-        layers[f"fc{i}"] = tnn.Linear(a, b)
-        layers[f"act{i}"] = activation()
-    layers["head"] = tnn.Linear(widths[-1], out_features)
-    return tnn.Sequential(layers)
-
-
-class TorchConvBNReLU(tnn.Module):
-    def __init__(self, c_in, c_out, kernel_size=3, stride=1, groups=1):
-        super().__init__()
-        self.conv = tnn.Conv2d(c_in, c_out, kernel_size, stride, kernel_size // 2,
-                               groups=groups, bias=False)
-        self.bn = tnn.BatchNorm2d(c_out)
-        self.relu = tnn.ReLU()
-
-    def forward(self, x):
-        return self.relu(self.bn(self.conv(x)))
-
-
-class TorchSeparable(tnn.Module):
-    def __init__(self, c_in, c_out, stride):
-        super().__init__()
-        self.depthwise = TorchConvBNReLU(c_in, c_in, 3, stride, groups=c_in)
-        self.pointwise = TorchConvBNReLU(c_in, c_out, 1)
-
-    def forward(self, x):
-        return self.pointwise(self.depthwise(x))
-
-
-class TorchMobileNet(tnn.Module):
-    def __init__(self, in_channels, num_classes, channels, strides, stem, depthwise=True):
-        super().__init__()
-        self.stem = TorchConvBNReLU(in_channels, stem)
-        widths = [stem, *channels]
-        self.blocks = tnn.Sequential(*[
-            TorchSeparable(a, b, s) if depthwise else TorchConvBNReLU(a, b, 3, s)
-            for a, b, s in zip(widths[:-1], widths[1:], strides)])
-        self.pool = tnn.AdaptiveAvgPool2d(1)
-        self.flatten = tnn.Flatten()
-        self.dropout = tnn.Dropout(0.0)
-        self.classifier = tnn.Linear(widths[-1], num_classes)
-
-    def forward(self, x):
-        return self.classifier(self.dropout(self.flatten(self.pool(self.blocks(self.stem(x))))))
-
-
-class TorchCausalSelfAttention(tnn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.c_attn = tnn.Linear(c.n_embd, 3 * c.n_embd, bias=c.bias)
-        self.c_proj = tnn.Linear(c.n_embd, c.n_embd, bias=c.bias)
-        self.resid_dropout = tnn.Dropout(c.dropout)
-        self.n_head, self.n_embd = c.n_head, c.n_embd
-
-    def forward(self, x):
-        B, T, C = x.size()
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = TF.scaled_dot_product_attention(q, k, v, is_causal=True)
-        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))
-
-
-class TorchBlockMLP(tnn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.c_fc = tnn.Linear(c.n_embd, 4 * c.n_embd, bias=c.bias)
-        self.gelu = tnn.GELU()
-        self.c_proj = tnn.Linear(4 * c.n_embd, c.n_embd, bias=c.bias)
-        self.dropout = tnn.Dropout(c.dropout)
-
-    def forward(self, x):
-        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
-
-
-class TorchBlock(tnn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.ln_1 = tnn.LayerNorm(c.n_embd, bias=c.bias)
-        self.attn = TorchCausalSelfAttention(c)
-        self.ln_2 = tnn.LayerNorm(c.n_embd, bias=c.bias)
-        self.mlp = TorchBlockMLP(c)
-
-    def forward(self, x):
-        x = x + self.attn(self.ln_1(x))
-        return x + self.mlp(self.ln_2(x))
-
-
-class TorchGPT(tnn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.transformer = tnn.ModuleDict({
-            "wte": tnn.Embedding(c.vocab_size, c.n_embd),
-            "wpe": tnn.Embedding(c.block_size, c.n_embd),
-            "drop": tnn.Dropout(c.dropout),
-            "h": tnn.ModuleList([TorchBlock(c) for _ in range(c.n_layer)]),
-            "ln_f": tnn.LayerNorm(c.n_embd, bias=c.bias)})
-        self.lm_head = tnn.Linear(c.n_embd, c.vocab_size, bias=False)
-        self.transformer.wte.weight = self.lm_head.weight
-
-    def forward(self, idx, targets):
-        pos = torch.arange(0, idx.size(1), dtype=torch.long)
-        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
-        for block in self.transformer.h:
-            x = block(x)
-        logits = self.lm_head(self.transformer.ln_f(x))
-        loss = TF.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1),
-                                ignore_index=-1)
-        return logits, loss
-
-
-# -- comparison --------------------------------------------------------------------------------
 
 def perturb(model, scale=0.3):
     """Add N(0, scale^2) noise to every parameter, so that no weight is at its initial 0 or 1
@@ -149,13 +32,6 @@ def perturb(model, scale=0.3):
         for p in model.parameters():
             p.add_(mg.randn(*p.shape) * scale)
     return model
-
-
-def load_into_torch(model, reference):
-    """Copy minigrad's state dict into the torch reference; strict, so keys must match."""
-    state = {k: torch.from_numpy(v.numpy().copy()) for k, v in model.state_dict().items()}
-    reference.load_state_dict(state, strict=True)
-    return reference
 
 
 def assert_close(name, actual, expected):
@@ -213,10 +89,11 @@ def test_mobilenet_parity_train_then_eval(depthwise):
                      reference(torch.tensor(x)).numpy())
 
 
-@pytest.mark.parametrize("bias", [True, False])
-def test_gpt_parity(bias):
+@pytest.mark.parametrize("bias, gelu", [(True, "tanh"), (False, "tanh"), (True, "none")])
+def test_gpt_parity(bias, gelu):
     mg.manual_seed(0)
-    config = GPTConfig(vocab_size=13, block_size=10, n_layer=2, n_head=4, n_embd=32, bias=bias)
+    config = GPTConfig(vocab_size=13, block_size=10, n_layer=2, n_head=4, n_embd=32, bias=bias,
+                       gelu_approximate=gelu)
     model = perturb(GPT(config))
     reference = load_into_torch(model, TorchGPT(config))
     assert reference.lm_head.weight is reference.transformer.wte.weight
@@ -246,3 +123,20 @@ def test_gpt_greedy_generation_matches_torch_argmax_decoding():
             tokens = torch.cat([tokens, logits[:, -1].argmax(-1, keepdim=True)], dim=1)
     out = model.generate(mg.tensor([[1, 2], [3, 4]]), 9, top_k=1)
     np.testing.assert_array_equal(out.numpy(), tokens.numpy())
+
+
+@pytest.mark.parametrize("name", ["mlp", "cnn", "gpt"])
+def test_torch_twin_of_each_training_recipe_computes_the_same_loss(name):
+    """`minigrad bench train` times these twins: they must compute the same function."""
+    from minigrad.cli.recipes import get_recipe
+    recipe = get_recipe(name)
+    recipe.load_data()
+    mg.manual_seed(0)
+    model = recipe.build_model()
+    twin = torch_twin(model)
+    batch = next(iter(recipe.train_loader(recipe.defaults)))
+    loss = recipe.loss(model, batch)
+    inputs = [torch.from_numpy(t.numpy()) for t in batch]
+    t_loss = (twin(*inputs)[1] if name == "gpt"
+              else TF.cross_entropy(twin(inputs[0]), inputs[1]))
+    assert_close("loss", loss.item(), t_loss.item())

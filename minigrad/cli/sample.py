@@ -1,0 +1,33 @@
+"""`minigrad sample --checkpoint CKPT`: continue a prompt with a trained character GPT.
+
+The checkpoint carries the model's configuration and its vocabulary (the characters of the
+corpus it was trained on), so sampling needs neither the corpus nor the training code.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import minigrad as mg
+from minigrad.cli.train import load_model
+
+
+def generate_text(model, tokenizer, prompt: str, max_new_tokens: int, temperature: float = 0.8,
+                  top_k: int | None = None) -> str:
+    """`prompt` followed by `max_new_tokens` sampled characters (global generator)."""
+    if not prompt:
+        raise ValueError("sample: the prompt must hold at least one character")
+    idx = mg.tensor([tokenizer.encode(prompt)], dtype=mg.int64)
+    out = model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k)
+    return tokenizer.decode(out[0])
+
+
+def run(args: argparse.Namespace) -> int:
+    model, recipe = load_model(args.checkpoint)
+    if recipe.name != "gpt":
+        raise SystemExit(f"minigrad sample: {args.checkpoint} holds a `{recipe.name}` model; "
+                         "only `minigrad train gpt` checkpoints generate text")
+    mg.manual_seed(args.seed)
+    print(generate_text(model, recipe.tokenizer, args.prompt, args.max_new_tokens,
+                        args.temperature, args.top_k))
+    return 0
