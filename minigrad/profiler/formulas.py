@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minigrad.autograd.function import Function
+from minigrad.nn.functional.affine import Linear
 from minigrad.nn.functional.attention import ScaledDotProductAttention
 from minigrad.nn.functional.conv import Conv2d
 from minigrad.nn.functional.loss import BinaryCrossEntropyWithLogits, NLLLoss
@@ -162,6 +163,19 @@ def matmul_flops(inputs: tuple, out: tuple) -> int:
 def matmul_backward_flops(inputs: tuple, out: tuple, needs: tuple) -> int:
     """dA = G B^T and dB = A^T G: each is a product of the forward's size."""
     return matmul_flops(inputs, out) * (needs[0] + needs[1])
+
+
+def linear_flops(inputs: tuple, out: tuple) -> int:
+    """y = x W^T + b: 2 in FLOPs per output element (out has M out_features of them), plus one
+    add per output for the bias."""
+    x, bias = inputs[0], inputs[2]
+    return 2 * numel(out) * x[-1] + (numel(out) if bias is not None else 0)
+
+
+def linear_backward_flops(inputs: tuple, out: tuple, needs: tuple) -> int:
+    """dX = G W and dW = G^T X are the forward product each; db sums G's M rows."""
+    product = 2 * numel(out) * inputs[0][-1]
+    return product * (needs[0] + needs[1]) + numel(out) * needs[2]
 
 
 def conv2d_flops(inputs: tuple, out: tuple) -> int:
@@ -329,6 +343,7 @@ def _build_table() -> None:
     for op, (forward, backward) in passes.items():
         FORMULAS[op] = _reduction(forward, backward)
     register_flop_formula(MatMul, matmul_flops, matmul_backward_flops)
+    register_flop_formula(Linear, linear_flops, linear_backward_flops)
     register_flop_formula(Conv2d, conv2d_flops, conv2d_backward_flops)
     register_flop_formula(ScaledDotProductAttention, attention_flops, attention_backward_flops)
     register_flop_formula(Softmax, _softmax_flops, _softmax_backward)

@@ -17,7 +17,7 @@ def mlp():
 
 
 def hand_forward() -> int:
-    first = 2 * N * D_IN * HIDDEN + N * HIDDEN   # matmul + bias add
+    first = 2 * N * D_IN * HIDDEN + N * HIDDEN   # products + bias add (one Linear op)
     relu = N * HIDDEN
     second = 2 * N * HIDDEN * D_OUT + N * D_OUT
     return first + relu + second
@@ -29,8 +29,7 @@ def test_forward_flops_equal_the_hand_count(mlp):
         mlp(x)
     assert fc.forward_flops == hand_forward()
     assert fc.backward_flops == 0 and fc.total_flops == hand_forward()
-    assert fc.by_op["MatMul"] == 2 * N * (D_IN * HIDDEN + HIDDEN * D_OUT)
-    assert fc.by_op["Add"] == N * (HIDDEN + D_OUT)
+    assert fc.by_op["Linear"] == 2 * N * (D_IN * HIDDEN + HIDDEN * D_OUT) + N * (HIDDEN + D_OUT)
     assert fc.by_op["Relu"] == N * HIDDEN
 
 
@@ -41,12 +40,12 @@ def test_forward_and_backward_flops_equal_the_hand_count(mlp):
         loss.backward()
     loss_forward = 5 * N * D_OUT + 2 * N        # log_softmax + nll (mean)
     assert fc.forward_flops == hand_forward() + loss_forward
-    # x needs no gradient: the first matmul's backward computes dW only (1x its forward);
-    # the second computes dW and dx (2x). Bias adds: 1 per element for each input (2 inputs);
-    # relu: 1 per element; nll: 1 per target; log_softmax: 4 per element.
-    backward = (2 * N * D_IN * HIDDEN + 2 * N * HIDDEN
+    # x needs no gradient: the first Linear's backward computes dW only (1x its product) and
+    # db (1 per output element); the second computes dW and dx (2x) and db. relu: 1 per
+    # element; nll: 1 per target; log_softmax: 4 per element.
+    backward = (2 * N * D_IN * HIDDEN + N * HIDDEN
                 + N * HIDDEN
-                + 2 * 2 * N * HIDDEN * D_OUT + 2 * N * D_OUT
+                + 2 * 2 * N * HIDDEN * D_OUT + N * D_OUT
                 + N + 4 * N * D_OUT)
     assert fc.backward_flops == backward
     assert fc.total_flops == fc.forward_flops + backward
@@ -61,10 +60,10 @@ def test_by_module_charges_the_innermost_module_and_backward_to_the_forward_modu
     assert fc.forward_by_module["2"] == 2 * N * HIDDEN * D_OUT + N * D_OUT
     assert fc.forward_by_module["(outside modules)"] == N * D_OUT  # the .sum()
     assert fc.forward_by_module[""] == 0  # Sequential runs no op itself
-    assert fc.backward_by_module["2"] == 2 * 2 * N * HIDDEN * D_OUT + 2 * N * D_OUT
+    assert fc.backward_by_module["2"] == 2 * 2 * N * HIDDEN * D_OUT + N * D_OUT
     assert fc.by_module["1"] == 2 * N * HIDDEN
     assert sum(fc.by_module.values()) == fc.total_flops
-    assert fc.by_module_and_op["2"]["MatMulBackward"] == 2 * 2 * N * HIDDEN * D_OUT
+    assert fc.by_module_and_op["2"]["LinearBackward"] == 2 * 2 * N * HIDDEN * D_OUT + N * D_OUT
 
 
 def test_hooks_are_removed_on_exit(mlp):

@@ -95,7 +95,8 @@ def test_gpt_forward_matches_the_closed_form_and_the_2n_per_token_rule():
     # 12 C^2 per block + the tied C V of lm_head (nanoGPT's non-embedding count, minus the
     # biases and LayerNorms, which do per-element work instead)
     matmul_weights = 12 * layers * c * c + c * cfg.vocab_size
-    assert fc.by_op["MatMul"] == 2 * b * t * matmul_weights
+    bias_adds = layers * 9 * b * t * c  # c_attn 3C, attn c_proj C, c_fc 4C, mlp c_proj C
+    assert fc.by_op["Linear"] == 2 * b * t * matmul_weights + bias_adds
     assert fc.by_op["ScaledDotProductAttention"] == layers * (4 * b * t * t * c
                                                                + 7 * b * cfg.n_head * t * t)
     assert fc.uncounted_ops == {}
@@ -109,8 +110,11 @@ def test_gpt_training_step_matmul_backward_is_twice_forward():
     with FlopCounter(model) as fc:
         _, loss = model(idx, idx)
         loss.backward()
-    # every matmul needs both gradients (activations descend from the trainable embeddings)
-    assert fc.by_op["MatMulBackward"] == 2 * fc.by_op["MatMul"]
+    # every Linear needs both product gradients (activations descend from the trainable
+    # embeddings): twice the forward's products; the bias gradient sums as many elements as
+    # the forward's bias add touched
+    bias_adds = cfg.n_layer * 9 * 2 * 8 * cfg.n_embd
+    assert fc.by_op["LinearBackward"] == 2 * (fc.by_op["Linear"] - bias_adds) + bias_adds
     assert 1.5 < fc.backward_flops / fc.forward_flops < 2.5
 
 
