@@ -75,7 +75,8 @@ def _torch_step_fn(recipe, twin, optimizer):
         if recipe.name == "gpt":
             loss = twin(*inputs)[1]
         else:
-            loss = torch.nn.functional.cross_entropy(twin(inputs[0]), inputs[1])
+            loss = torch.nn.functional.cross_entropy(twin(inputs[0]), inputs[1],
+                                                     label_smoothing=recipe.label_smoothing)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

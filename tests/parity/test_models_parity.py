@@ -138,5 +138,6 @@ def test_torch_twin_of_each_training_recipe_computes_the_same_loss(name):
     loss = recipe.loss(model, batch)
     inputs = [torch.from_numpy(t.numpy()) for t in batch]
     t_loss = (twin(*inputs)[1] if name == "gpt"
-              else TF.cross_entropy(twin(inputs[0]), inputs[1]))
+              else TF.cross_entropy(twin(inputs[0]), inputs[1],
+                                    label_smoothing=recipe.label_smoothing))
     assert_close("loss", loss.item(), t_loss.item())
