@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 
 
 def _runner(module: str):
@@ -118,7 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `minigrad` console script; `argv` defaults to `sys.argv[1:]`."""
+    """Entry point of the `minigrad` console script; `argv` defaults to `sys.argv[1:]`.
+
+    A user's mistake (a missing or foreign checkpoint, settings a resumed run cannot take)
+    is printed in one line with exit status 2; any other exception keeps its traceback.
+    """
     args = build_parser().parse_args(argv)
-    status = args.handler(args)
+    from minigrad.cli.errors import CommandError  # here: `--help` loads nothing more
+    from minigrad.serialization import CheckpointError
+
+    try:
+        status = args.handler(args)
+    except (CommandError, CheckpointError, FileNotFoundError) as exc:
+        print(f"minigrad {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     return 0 if status is None else int(status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 import minigrad as mg
+from minigrad.cli.errors import CommandError
 from minigrad.cli.train import load_model
 
 
@@ -16,8 +17,12 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int, temperatur
                   top_k: int | None = None) -> str:
     """`prompt` followed by `max_new_tokens` sampled characters (global generator)."""
     if not prompt:
-        raise ValueError("sample: the prompt must hold at least one character")
-    idx = mg.tensor([tokenizer.encode(prompt)], dtype=mg.int64)
+        raise CommandError("the prompt must hold at least one character")
+    try:
+        ids = tokenizer.encode(prompt)
+    except ValueError as exc:  # a character the corpus never had: the model has no id for it
+        raise CommandError(f"--prompt: {exc}") from None
+    idx = mg.tensor([ids], dtype=mg.int64)
     out = model.generate(idx, max_new_tokens, temperature=temperature, top_k=top_k)
     return tokenizer.decode(out[0])
 
@@ -25,8 +30,8 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int, temperatur
 def run(args: argparse.Namespace) -> int:
     model, recipe = load_model(args.checkpoint)
     if recipe.name != "gpt":
-        raise SystemExit(f"minigrad sample: {args.checkpoint} holds a `{recipe.name}` model; "
-                         "only `minigrad train gpt` checkpoints generate text")
+        raise CommandError(f"{args.checkpoint} holds a `{recipe.name}` model; only "
+                           "`minigrad train gpt` checkpoints generate text")
     mg.manual_seed(args.seed)
     print(generate_text(model, recipe.tokenizer, args.prompt, args.max_new_tokens,
                         args.temperature, args.top_k))

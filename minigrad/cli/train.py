@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 import minigrad as mg
 from minigrad import optim
+from minigrad.cli.errors import CommandError
 from minigrad.cli.recipes import Hyper, Recipe, fast_mode, get_recipe
 from minigrad.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
 
@@ -98,7 +99,7 @@ def fit(recipe: Recipe, hyper: Hyper | None = None, *, seed: int = 0,
         if hyper is not None and hyper != saved:
             changed = [f"{k} {v!r} (checkpoint: {saved.to_dict()[k]!r})"
                        for k, v in hyper.to_dict().items() if saved.to_dict()[k] != v]
-            raise ValueError(f"--resume {resume}: resuming continues the run as it was "
+            raise CommandError(f"--resume {resume}: resuming continues the run as it was "
                              f"configured; these settings differ: {', '.join(changed)}")
         hyper, seed = saved, checkpoint["seed"]
         start_epoch = checkpoint["epoch"]
@@ -172,10 +173,10 @@ def read_checkpoint(path: str | Path, recipe_name: str | None = None) -> dict:
     """A checkpoint written by `fit`, checked to be one (and, if given, of `recipe_name`)."""
     checkpoint = mg.load(path)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: not a `minigrad train` checkpoint (expected format "
+        raise CommandError(f"{path}: not a `minigrad train` checkpoint (expected format "
                          f"{CHECKPOINT_FORMAT!r})")
     if recipe_name is not None and checkpoint["recipe"] != recipe_name:
-        raise ValueError(f"{path} is a checkpoint of `minigrad train {checkpoint['recipe']}`, "
+        raise CommandError(f"{path} is a checkpoint of `minigrad train {checkpoint['recipe']}`, "
                          f"not of `minigrad train {recipe_name}`")
     return checkpoint
 

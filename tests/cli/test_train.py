@@ -132,11 +132,21 @@ def test_cli_train_and_sample(tmp_path, capsys, monkeypatch):
     assert text.startswith("import ") and len(text) == len("import ") + 20
 
 
-def test_sample_refuses_a_classifier_checkpoint(recipes, tmp_path):
+def test_user_mistakes_are_one_line_errors_with_status_2(recipes, tmp_path, capsys):
     fit(recipes["mlp"], Hyper(epochs=1, batch_size=256, lr=3e-3), out_dir=tmp_path,
         progress=False)
-    with pytest.raises(SystemExit, match="only `minigrad train gpt` checkpoints"):
-        main(["sample", "--checkpoint", str(tmp_path / "last.ckpt")])
+    mlp_checkpoint = str(tmp_path / "last.ckpt")
+    assert main(["sample", "--checkpoint", mlp_checkpoint]) == 2
+    assert "only `minigrad train gpt` checkpoints generate text" in capsys.readouterr().err
+    assert main(["sample", "--checkpoint", str(tmp_path / "missing.ckpt")]) == 2
+    assert "missing.ckpt" in capsys.readouterr().err
+    (tmp_path / "garbage.ckpt").write_bytes(b"not a checkpoint")
+    assert main(["train", "mlp", "--resume", str(tmp_path / "garbage.ckpt")]) == 2
+    assert "truncated or corrupted" in capsys.readouterr().err
+    assert main(["train", "cnn", "--resume", mlp_checkpoint]) == 2
+    assert "not of `minigrad train cnn`" in capsys.readouterr().err
+    assert main(["train", "mlp", "--resume", mlp_checkpoint, "--epochs", "9"]) == 2
+    assert "epochs 9 (checkpoint: 1)" in capsys.readouterr().err
 
 
 @pytest.mark.slow
