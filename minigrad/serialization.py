@@ -210,6 +210,27 @@ class _Decoder:
         tensor = Tensor._wrap(array, requires_grad)
         return _parameter_class()(tensor, requires_grad) if tag == "parameter" else tensor
 
+    def _check_size(self, name: str, entry: dict, where: str) -> None:
+        """Refuse, before allocating anything, an array whose manifest size disagrees with the
+        archive member's, or that would not fit in this machine's memory: a crafted file
+        must not be able to make `load` allocate terabytes."""
+        shape = _check(entry.get("shape"), list)
+        if not all(isinstance(d, int) and d >= 0 for d in shape):
+            raise self._fail(f"{where} has a malformed shape {shape!r:.80}")
+        try:
+            itemsize = np.dtype(_check(entry.get("dtype"), str)).itemsize
+        except TypeError:  # a structured dtype's str() does not parse back: no lower bound
+            itemsize = 0
+        nbytes = math.prod(shape) * itemsize
+        member = self._npz.zip.getinfo(name + ".npy")
+        if nbytes > member.file_size:  # the .npy header comes on top of the data
+            raise self._fail(f"{where} declares {nbytes:,} bytes but its archive member holds "
+                             f"{member.file_size:,}")
+        memory = _physical_memory()
+        if memory is not None and member.file_size > memory:
+            raise self._fail(f"{where} would take {member.file_size:,} bytes, more than this "
+                             f"machine's {memory:,} bytes of memory", False)
+
     def _array(self, name: str) -> np.ndarray:
         if name not in self._entries:
             raise self._fail(f"the manifest refers to array {name!r} but does not describe it")
@@ -217,8 +238,11 @@ class _Decoder:
         where = f"array {name!r} (at {_check(entry.get('path'), str)})"
         if name + ".npy" not in self._members:
             raise self._fail(f"{where} is missing from the archive")
+        self._check_size(name, entry, where)
         try:
             array = self._npz[name + ".npy"]
+        except MemoryError:  # a .npy header that claims more than the manifest and the member
+            raise self._fail(f"{where} claims more memory than there is", False) from None
         except ValueError as e:
             if "allow_pickle" in str(e):
                 raise self._fail(f"{where} holds Python objects, which only pickle could load; "
@@ -234,6 +258,13 @@ class _Decoder:
         if _crc32(array) != _check(entry.get("crc32"), str):
             raise self._fail(f"{where} does not match its crc32 checksum")
         return array
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not on every platform
+        return None
 
 
 def _check(value, kind: type):

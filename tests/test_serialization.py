@@ -444,3 +444,33 @@ def test_training_resumes_bit_identically_from_a_checkpoint(tmp_path):
     train(resumed, resumed_optimizer, resumed_scheduler, 3)
     for (name, a), b in zip(model.state_dict().items(), resumed.state_dict().values()):
         assert np.array_equal(a.data, b.data), name
+
+
+def _tamper_shape(tmp_path, manifest_shape, header_shape, name="bomb.ckpt"):
+    """A checkpoint of one 4-float tensor whose manifest and .npy header claim the shapes."""
+    good = tmp_path / "good.ckpt"
+    save({"w": mg.zeros(4)}, good)
+    with zipfile.ZipFile(good) as z:
+        manifest = json.loads(z.read("__manifest__.json"))
+    (entry,) = manifest["arrays"].values()
+    entry["shape"] = list(manifest_shape)
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": tuple(header_shape)})
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w") as out:
+        out.writestr("__manifest__.json", json.dumps(manifest))
+        out.writestr(f"{next(iter(manifest['arrays']))}.npy", header.getvalue() + b"\0" * 16)
+    return path
+
+
+def test_a_huge_declared_array_is_refused_before_anything_is_allocated(tmp_path):
+    path = _tamper_shape(tmp_path, [10**13], [10**13])
+    with pytest.raises(CheckpointError, match="declares 40,000,000,000,000 bytes"):
+        load(path)
+
+
+def test_a_npy_header_larger_than_the_manifest_is_an_error_not_a_memory_error(tmp_path):
+    path = _tamper_shape(tmp_path, [4], [10**13])
+    with pytest.raises(CheckpointError, match="bomb.ckpt"):
+        load(path)

@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         status = args.handler(args)
-    except (CommandError, CheckpointError, FileNotFoundError) as exc:
+    except (CommandError, CheckpointError, FileNotFoundError, IsADirectoryError) as exc:
         print(f"minigrad {args.command}: error: {exc}", file=sys.stderr)
         return 2
     return 0 if status is None else int(status)

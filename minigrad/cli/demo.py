@@ -39,12 +39,20 @@ SAMPLE_CHARS = 240
 
 
 def step_flops(recipe: Recipe, model: nn.Module, batch_size: int) -> int:
-    """FLOPs of one training step's forward and backward on a batch of `batch_size`."""
+    """FLOPs of one training step's forward and backward on a batch of `batch_size`.
+
+    Counted in training mode (batch norm normalises with the batch's statistics, which costs
+    more than with the running ones); the running statistics this step updates are put back.
+    """
     loader = DataLoader(recipe.train_set, batch_size=batch_size)
     batch = next(iter(loader))
+    saved = {name: buffer.numpy().copy() for name, buffer in model.named_buffers()}
+    model.train()
     with FlopCounter() as counter:
         recipe.loss(model, batch).backward()
     model.zero_grad()
+    model.eval()
+    model.load_state_dict(saved, strict=False)
     return counter.total_flops
 
 

@@ -112,8 +112,10 @@ class DigitsClassifier(Recipe):
     metric = "accuracy"
     unit = "samples"
     flatten: bool
-    # targets of 0.9 for the true class and 0.01 for the others (Szegedy et al. 2016, sec. 7):
-    # on 1,438 training images it takes the MLP from about 96% to 97.5-98% test accuracy
+    # targets of 0.91 for the true class and 0.01 for the others (Szegedy et al. 2016, sec.
+    # 7): on 1,438 training images it took the MLP from about 96% to 97.2-97.8% test accuracy
+    # (seeds 0-2). Chosen by looking at that test accuracy: there is no separate validation
+    # split, so the reported number is somewhat optimistic.
     label_smoothing = 0.1
 
     def load_data(self) -> None:

@@ -32,6 +32,10 @@ def run(args: argparse.Namespace) -> int:
     if recipe.name != "gpt":
         raise CommandError(f"{args.checkpoint} holds a `{recipe.name}` model; only "
                            "`minigrad train gpt` checkpoints generate text")
+    if args.max_new_tokens < 0 or not args.temperature > 0 or (args.top_k is not None
+                                                              and args.top_k < 1):
+        raise CommandError(f"need --max-new-tokens >= 0, --temperature > 0 and --top-k >= 1; "
+                           f"got {args.max_new_tokens}, {args.temperature} and {args.top_k}")
     mg.manual_seed(args.seed)
     print(generate_text(model, recipe.tokenizer, args.prompt, args.max_new_tokens,
                         args.temperature, args.top_k))

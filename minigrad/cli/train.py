@@ -218,10 +218,22 @@ def hyper_from_args(recipe: Recipe, args: argparse.Namespace) -> Hyper | None:
     changes = {name: getattr(args, name) for name in ("epochs", "batch_size", "lr", "optimizer",
                                                       "weight_decay", "steps_per_epoch")
                if getattr(args, name, None) is not None}
+    for name in ("epochs", "batch_size", "steps_per_epoch"):
+        if name in changes and changes[name] < 1:
+            raise CommandError(f"--{name.replace('_', '-')} must be at least 1, got "
+                               f"{changes[name]}")
+    for name in ("lr", "weight_decay"):
+        if name in changes and not changes[name] >= 0:
+            raise CommandError(f"--{name.replace('_', '-')} must be >= 0, got {changes[name]}")
     if args.resume is not None:
+        checkpoint = read_checkpoint(args.resume, recipe.name)
+        if args.seed != checkpoint["seed"] and args.seed != 0:
+            raise CommandError(f"--resume {args.resume}: the run was seeded with "
+                               f"{checkpoint['seed']}; resuming continues it, so --seed "
+                               f"{args.seed} cannot apply")
         if not changes:
             return None
-        base = Hyper(**read_checkpoint(args.resume, recipe.name)["hyper"])
+        base = Hyper(**checkpoint["hyper"])
     else:
         base = recipe.fast if fast_mode() else recipe.defaults
     return Hyper(**{**base.to_dict(), **changes})

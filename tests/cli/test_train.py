@@ -8,14 +8,21 @@ import pytest
 
 import minigrad as mg
 from minigrad.cli import main
-from minigrad.cli.recipes import Hyper, get_recipe
+from minigrad.cli.recipes import GPTRecipe, Hyper, get_recipe
 from minigrad.cli.train import fit, load_model, read_checkpoint
 
 TINY = {
     "mlp": Hyper(epochs=2, batch_size=128, lr=3e-3, steps_per_epoch=None),
     "cnn": Hyper(epochs=2, batch_size=128, lr=3e-3, steps_per_epoch=3),
     "gpt": Hyper(epochs=2, batch_size=4, lr=2e-3, steps_per_epoch=2),
+    "gpt-dropout": Hyper(epochs=2, batch_size=4, lr=2e-3, steps_per_epoch=2),
 }
+
+
+class GPTWithDropout(GPTRecipe):
+    """The gpt recipe with dropout, so resume must also replay the dropout masks."""
+
+    size = {**GPTRecipe.size, "dropout": 0.2}
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +33,8 @@ def recipes():
         recipe = get_recipe(name)
         recipe.load_data()
         loaded[name] = recipe
+    loaded["gpt-dropout"] = GPTWithDropout()
+    loaded["gpt-dropout"].load_data()
     return loaded
 
 
@@ -44,7 +53,7 @@ class Crash(Exception):
     pass
 
 
-@pytest.mark.parametrize("name", ["mlp", "cnn", "gpt"])
+@pytest.mark.parametrize("name", ["mlp", "cnn", "gpt", "gpt-dropout"])
 def test_resume_continues_bit_identically(name, recipes, tmp_path, monkeypatch):
     """Train 2 epochs in one go; train the same run again but crash it right after the first
     epoch's checkpoint, then resume from that checkpoint: the weights, the optimizer state and
@@ -147,6 +156,13 @@ def test_user_mistakes_are_one_line_errors_with_status_2(recipes, tmp_path, caps
     assert "not of `minigrad train cnn`" in capsys.readouterr().err
     assert main(["train", "mlp", "--resume", mlp_checkpoint, "--epochs", "9"]) == 2
     assert "epochs 9 (checkpoint: 1)" in capsys.readouterr().err
+    assert main(["train", "mlp", "--resume", mlp_checkpoint, "--seed", "5"]) == 2
+    assert "--seed 5 cannot apply" in capsys.readouterr().err
+    assert main(["train", "mlp", "--resume", str(tmp_path)]) == 2  # a folder, not a file
+    for flags in (["--epochs", "0"], ["--batch-size", "0"], ["--lr", "-1"],
+                  ["--steps-per-epoch", "0"]):
+        assert main(["train", "mlp", *flags]) == 2
+        assert "must be" in capsys.readouterr().err
 
 
 @pytest.mark.slow
