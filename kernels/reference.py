@@ -504,13 +504,14 @@ def layer_norm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarra
         y: (M, D); mean, rstd: (M, 1), what the backward needs. FLOPs: about 8 M D.
     """
     mean = x.mean(axis=1, keepdims=True)
-    centred = x - mean
-    rstd = 1 / np.sqrt((centred * centred).mean(axis=1, keepdims=True) + eps)
-    y = centred * rstd
+    y = x - mean                                   # centred; then scaled in place
+    variance = np.einsum("md,md->m", y, y).reshape(-1, 1) / x.shape[1]
+    rstd = 1 / np.sqrt(variance + eps)
+    y *= rstd
     if weight is not None:
-        y = y * weight
+        y *= weight
     if bias is not None:
-        y = y + bias
+        y += bias
     return y, mean, rstd
 
 
@@ -526,10 +527,19 @@ def layer_norm_backward(grad_out: np.ndarray, x: np.ndarray, mean: np.ndarray, r
         (grad_x (M, D), grad_weight (D,), grad_bias (D,)); the last two are computed even when
         weight/bias were None (the caller drops them). FLOPs: about 10 M D.
     """
-    x_hat = (x - mean) * rstd
-    g_hat = grad_out * weight if weight is not None else grad_out
-    grad_x = _normalized_input_grad(g_hat, x_hat, rstd, (1,))
-    return grad_x, (grad_out * x_hat).sum(axis=0), grad_out.sum(axis=0)
+    x_hat = x - mean
+    x_hat *= rstd
+    grad_weight = np.einsum("md,md->d", grad_out, x_hat)
+    grad_bias = grad_out.sum(axis=0)
+    # _normalized_input_grad, with its two row means taken once and the rest in place
+    g_hat = grad_out * weight if weight is not None else grad_out.copy()
+    mean_g = g_hat.mean(axis=1, keepdims=True)
+    mean_gx = np.einsum("md,md->m", g_hat, x_hat).reshape(-1, 1) / x.shape[1]
+    x_hat *= mean_gx
+    g_hat -= mean_g
+    g_hat -= x_hat
+    g_hat *= rstd
+    return g_hat, grad_weight, grad_bias
 
 
 def batch_norm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None,
@@ -632,10 +642,19 @@ def safe_softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
     Returns:
         array of the same shape; rows sum to 1, or to 0 where fully masked.
     """
+    return _softmax_in_place(np.array(scores, copy=True), axis)
+
+
+def _softmax_in_place(scores: np.ndarray, axis: int = -1) -> np.ndarray:
+    """`safe_softmax` written into `scores` itself: no temporary of the scores' size."""
     top = np.max(scores, axis=axis, keepdims=True)
-    e = np.exp(scores - np.where(np.isfinite(top), top, 0))
-    total = np.sum(e, axis=axis, keepdims=True)
-    return e / np.where(total == 0, 1, total)
+    top[~np.isfinite(top)] = 0
+    scores -= top
+    np.exp(scores, out=scores)
+    total = np.sum(scores, axis=axis, keepdims=True)
+    total[total == 0] = 1
+    scores /= total
+    return scores
 
 
 def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndarray | None,
@@ -655,10 +674,11 @@ def attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray, bias: np.ndar
         out: (..., L, Ev), and probs: (..., L, S), the attention weights before dropout
         (rows of zeros where every key is masked). FLOPs: 2 B L S (E + Ev), B = batch size.
     """
-    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * np.asarray(scale, dtype=q.dtype)
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))
+    scores *= np.asarray(scale, dtype=q.dtype)
     if bias is not None:
-        scores = scores + bias
-    probs = safe_softmax(scores)
+        scores = scores + bias  # not in place: a bias may broadcast scores to a larger shape
+    probs = _softmax_in_place(scores)
     dropped = probs if dropout_mask is None else probs * dropout_mask
     return np.matmul(dropped, v), probs
 
@@ -683,11 +703,16 @@ def attention_backward(grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np
     """
     dropped = probs if dropout_mask is None else probs * dropout_mask
     dv = np.matmul(np.swapaxes(dropped, -1, -2), grad_out)
-    d_probs = np.matmul(grad_out, np.swapaxes(v, -1, -2))
+    d_scores = np.matmul(grad_out, np.swapaxes(v, -1, -2))   # dP, then dS in place
     if dropout_mask is not None:
-        d_probs = d_probs * dropout_mask
-    d_scores = probs * (d_probs - np.sum(d_probs * probs, axis=-1, keepdims=True))
-    d_scaled = d_scores * np.asarray(scale, dtype=d_scores.dtype)
-    dq = np.matmul(d_scaled, k)
-    dk = np.matmul(np.swapaxes(d_scaled, -1, -2), q)
+        d_scores = d_scores * dropout_mask
+    row = np.einsum("...ls,...ls->...l", d_scores, probs)[..., None]
+    d_scores -= row
+    d_scores *= probs
+    # scale the (L, E) products rather than the (L, S) scores: fewer multiplications
+    scale = np.asarray(scale, dtype=d_scores.dtype)
+    dq = np.matmul(d_scores, k)
+    dq *= scale
+    dk = np.matmul(np.swapaxes(d_scores, -1, -2), q)
+    dk *= scale
     return dq, dk, dv, d_scores
