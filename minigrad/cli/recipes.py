@@ -15,6 +15,7 @@ training loop itself (`minigrad.cli.train.fit`) is the same for all three:
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -52,8 +53,8 @@ class Hyper:
         return asdict(self)
 
 
-class Recipe:
-    """Base class: subclasses set the class attributes and the five methods."""
+class Recipe(ABC):
+    """Base class: subclasses set the class attributes and the five abstract methods."""
 
     name: str
     description: str
@@ -66,24 +67,25 @@ class Recipe:
         self.train_set = None
         self.val_set = None
 
+    @abstractmethod
     def load_data(self) -> None:
         """Build `self.train_set` and `self.val_set` (deterministic, offline)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def build_model(self) -> nn.Module:
-        raise NotImplementedError
+        """A freshly initialised model (from minigrad's global generator)."""
 
+    @abstractmethod
     def loss(self, model: nn.Module, batch) -> mg.Tensor:
         """The scalar training loss of one batch from the training loader."""
-        raise NotImplementedError
 
+    @abstractmethod
     def evaluate(self, model: nn.Module) -> dict:
         """The validation metrics, with `model` in eval mode and gradients off."""
-        raise NotImplementedError
 
+    @abstractmethod
     def example_input(self, batch_size: int) -> tuple:
         """A batch of model inputs (for the profiler and the latency measurement)."""
-        raise NotImplementedError
 
     def items_in(self, batch) -> int:
         """How many samples or tokens one training batch holds (for throughput)."""
