@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=OPTIMIZERS, default=None)
     train.add_argument("--weight-decay", type=float, default=None)
     train.add_argument("--steps-per-epoch", type=int, default=None,
-                       help="batches per epoch (default: one pass; gpt: 100 batches of random windows)")
+                       help="batches per epoch (default: one pass over the data; gpt: 100 "
+                            "batches of random windows)")
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument("--out", default=None, metavar="DIR",
                        help="output folder (default: runs/MODEL)")

@@ -100,7 +100,7 @@ def fit(recipe: Recipe, hyper: Hyper | None = None, *, seed: int = 0,
             changed = [f"{k} {v!r} (checkpoint: {saved.to_dict()[k]!r})"
                        for k, v in hyper.to_dict().items() if saved.to_dict()[k] != v]
             raise CommandError(f"--resume {resume}: resuming continues the run as it was "
-                             f"configured; these settings differ: {', '.join(changed)}")
+                               f"configured; these settings differ: {', '.join(changed)}")
         hyper, seed = saved, checkpoint["seed"]
         start_epoch = checkpoint["epoch"]
         history, step_losses = checkpoint["history"], checkpoint["step_losses"]
@@ -125,8 +125,10 @@ def fit(recipe: Recipe, hyper: Hyper | None = None, *, seed: int = 0,
         model.train()
         items, losses = 0, []
         start = time.perf_counter()
+        # disable=None: a bar on a terminal, none in a log file (CI)
         bar = tqdm(loader, total=steps_per_epoch, desc=f"{recipe.name} epoch {epoch + 1}/"
-                   f"{hyper.epochs}", disable=None if progress else True, leave=False, dynamic_ncols=True)
+                   f"{hyper.epochs}", disable=None if progress else True, leave=False,
+                   dynamic_ncols=True)
         for batch in bar:
             loss = recipe.loss(model, batch)
             optimizer.zero_grad()
