@@ -192,8 +192,8 @@ for name, model, example, step in rows:
 # %% [markdown]
 # In a full run (`python tutorials/02_training.py`, 20 epochs) the CNN ends above the MLP
 # (98.6% against 96.4% test accuracy on the project's VM) with half its parameters, but
-# spends about 14x more FLOPs per example (it applies its small
-# filters at every pixel) and, on a CPU in NumPy, about 30x more time per step: a depthwise
-# convolution does little arithmetic per byte it reads, and NumPy makes several passes. The plain-conv
-# twin shows what the depthwise factorisation saves. `minigrad profile cnn` breaks these
-# numbers down layer by layer.
+# spends about 14x more FLOPs per example (it applies its small filters at every pixel)
+# and, on a CPU in NumPy, about 30x more time per step: a depthwise convolution does little
+# arithmetic per byte it reads, and NumPy makes several passes. The plain-conv twin shows
+# what the depthwise factorisation saves. `minigrad profile cnn` breaks these numbers down
+# layer by layer.
