@@ -77,13 +77,15 @@ class _Encoder:
     keys) or `{"dict": [[key, value], ...]}` (other keys), `{"OrderedDict": ...}`, `{"int":
     "<digits>"}`, `{"float": "nan"}`, `{"tensor": "arr_0", "requires_grad": true}`,
     `{"parameter": ...}`, `{"ndarray": "arr_1"}`, `{"numpy_scalar": "arr_2"}`, `{"bytes":
-    "arr_3"}`. The same Tensor or ndarray object reached twice (tied weights) is stored once.
+    "arr_3"}`. The same Tensor or ndarray object reached twice (tied weights) is stored once, and
+    so is one ndarray under two Tensors (a tied weight's two `state_dict` entries).
     """
 
     def __init__(self) -> None:
         self.arrays: dict[str, np.ndarray] = {}
         self.entries: dict[str, dict] = {}
         self._stored: dict[int, dict] = {}  # id(obj) -> its node, for objects reached twice
+        self._array_names: dict[int, str] = {}  # id(ndarray) -> its member (kept alive in arrays)
         self._open: set[int] = set()  # containers being encoded: meeting one again is a cycle
         self._parameter = _parameter_class()
 
@@ -91,7 +93,11 @@ class _Encoder:
         if array.dtype.hasobject:
             raise TypeError(f"save: cannot store a NumPy array of dtype {array.dtype} at "
                             f"{_where(path)}: Python objects inside it would need pickle")
+        # a tied weight's two state_dict entries are distinct detached tensors over one array
+        if id(array) in self._array_names:
+            return self._array_names[id(array)]
         name = f"arr_{len(self.arrays)}"
+        self._array_names[id(array)] = name
         self.arrays[name] = array
         self.entries[name] = {"path": _where(path), "dtype": str(array.dtype),
                               "shape": list(array.shape), "crc32": _crc32(array)}

@@ -474,3 +474,20 @@ def test_a_npy_header_larger_than_the_manifest_is_an_error_not_a_memory_error(tm
     path = _tamper_shape(tmp_path, [4], [10**13])
     with pytest.raises(CheckpointError, match="bomb.ckpt"):
         load(path)
+
+
+def test_a_tied_weight_is_stored_once_from_a_state_dict(tmp_path):
+    from minigrad.models import GPT, GPTConfig
+    mg.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=50, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    state = model.state_dict()
+    assert state["lm_head.weight"] is not state["transformer.wte.weight"]  # two entries...
+    save(state, tmp_path / "gpt.ckpt")
+    with zipfile.ZipFile(tmp_path / "gpt.ckpt") as z:
+        members = [n for n in z.namelist() if n.endswith(".npy")]
+    assert len(members) == len(state) - 1  # ...one array
+    loaded = load(tmp_path / "gpt.ckpt")
+    np.testing.assert_array_equal(loaded["lm_head.weight"].numpy(), state["lm_head.weight"].numpy())
+    fresh = GPT(GPTConfig(vocab_size=50, block_size=8, n_layer=1, n_head=2, n_embd=16))
+    fresh.load_state_dict(loaded)
+    assert fresh.lm_head.weight is fresh.transformer.wte.weight
