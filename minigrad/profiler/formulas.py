@@ -252,10 +252,11 @@ def batch_norm_backward_flops(inputs: tuple, out: tuple, needs: tuple) -> int:
 # -- pooling, embedding, losses -----------------------------------------------------------------
 
 def max_pool2d_flops(inputs: tuple, out: tuple) -> int:
-    """One comparison per input element. The window size does not reach the op (the kernel
-    runs before `apply`), so this is exact when the windows tile the input (stride =
-    kernel_size, no padding: the usual case) and low for overlapping windows."""
-    return numel(inputs[0])
+    """One comparison per window element per output: N C OH OW kh kw (the forward's
+    arguments are x, values, indices, kernel_size). When the windows tile the input this is
+    one per input element."""
+    kh, kw = inputs[3]
+    return numel(out) * kh * kw
 
 
 def avg_pool2d_flops(inputs: tuple, out: tuple) -> int:

@@ -165,6 +165,10 @@ def test_cross_entropy_is_log_softmax_plus_nll():
 def test_pooling_formulas():
     x = randn(2, 3, 8, 8)
     assert forward_flops(lambda: F.max_pool2d(x, 2)).forward_flops == x.numel()
+    # overlapping 3x3 windows at stride 2 read most inputs more than once
+    out = F.max_pool2d(x, 3, stride=2, padding=1)
+    assert forward_flops(lambda: F.max_pool2d(x, 3, stride=2, padding=1)).forward_flops == (
+        out.numel() * 9)
     assert forward_flops(lambda: F.avg_pool2d(x, 2)).forward_flops == 2 * 3 * 16 * (4 + 1)
     assert forward_flops(lambda: F.adaptive_avg_pool2d(x, 1)).forward_flops == x.numel() + 6
 

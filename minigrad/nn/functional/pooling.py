@@ -28,10 +28,11 @@ from minigrad.tensor import Tensor
 
 class MaxPool2d(Function):
     """The maxima come from the kernel before `apply`, which returns them as the output: the
-    op has two results (values and indices) and a Function has one, the differentiable one."""
+    op has two results (values and indices) and a Function has one, the differentiable one.
+    `kernel_size` is passed along unused, so that the profiler's FLOP formula sees it."""
 
     @staticmethod
-    def forward(ctx, x, values, indices):
+    def forward(ctx, x, values, indices, kernel_size):
         ctx.input_shape = x.shape
         ctx.save_for_backward(indices)
         return values
@@ -120,7 +121,7 @@ def max_pool2d(input: Tensor, kernel_size: int | tuple[int, int],
         input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
     values, indices = reference.max_pool2d_forward(x.data, kernel, stride, padding, dilation,
                                                    ceil_mode)
-    out = MaxPool2d.apply(x, values, indices)
+    out = MaxPool2d.apply(x, values, indices, kernel)
     if unbatched:
         out, indices = out.squeeze(0), indices[0]
     return (out, Tensor._wrap(indices)) if return_indices else out
