@@ -69,6 +69,19 @@ def pad2d(x: np.ndarray, widths: tuple, value: float = 0.0) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0)) + tuple(widths), mode="constant", constant_values=value)
 
 
+def channel_sum(subscripts: str, *operands: np.ndarray) -> np.ndarray:
+    """`np.einsum(subscripts, *operands)` accumulated in at least float32.
+
+    The normalisations and softmax take their sums with einsum (one pass, several times
+    faster than `ndarray.sum` over strided axes); einsum accumulates in the operands' dtype,
+    so float16 inputs are summed in float32, as `ndarray.mean` and PyTorch do, then cast back.
+    """
+    dtype = operands[0].dtype
+    if dtype == np.float16:
+        return np.einsum(subscripts, *operands, dtype=np.float32).astype(dtype)
+    return np.einsum(subscripts, *operands)
+
+
 def im2col(x_padded: np.ndarray, kernel_size: tuple, stride: tuple, dilation: tuple,
            output_size: tuple) -> np.ndarray:
     """Copy every window of the padded input into columns.
@@ -306,7 +319,7 @@ def depthwise_conv2d_backward(grad_out: np.ndarray, xp: np.ndarray, weight: np.n
         for j in range(kw):
             if grad_w is not None:
                 view = _window(xp, i, j, stride, dilation, out_size)
-                grad_w[:, 0, i, j] = np.einsum("ncyx,ncyx->c", grad_out, view)
+                grad_w[:, 0, i, j] = channel_sum("ncyx,ncyx->c", grad_out, view)
             if grad_xp is not None:
                 _window(grad_xp, i, j, stride, dilation, out_size)[...] += (
                     grad_out * weight[:, 0, i, j].reshape(1, c, 1, 1))
@@ -476,6 +489,8 @@ def adaptive_avg_pool2d_backward(grad_out: np.ndarray, input_shape: tuple) -> np
 # -- normalisation ------------------------------------------------------------------------------
 
 
+
+
 def _normalized_input_grad(g_hat: np.ndarray, x_hat: np.ndarray, rstd: np.ndarray,
                            axes: tuple) -> np.ndarray:
     """dL/dx of x_hat = (x - mean) rstd, given g_hat = dL/dx_hat, with statistics over `axes`.
@@ -503,9 +518,10 @@ def layer_norm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarra
     Returns:
         y: (M, D); mean, rstd: (M, 1), what the backward needs. FLOPs: about 8 M D.
     """
-    mean = x.mean(axis=1, keepdims=True)
+    # row sums with einsum: 4x faster than x.mean(axis=1) on (2048, 96) float32
+    mean = channel_sum("md->m", x).reshape(-1, 1) / x.shape[1]
     y = x - mean                                   # centred; then scaled in place
-    variance = np.einsum("md,md->m", y, y).reshape(-1, 1) / x.shape[1]
+    variance = channel_sum("md,md->m", y, y).reshape(-1, 1) / x.shape[1]
     rstd = 1 / np.sqrt(variance + eps)
     y *= rstd
     if weight is not None:
@@ -529,12 +545,12 @@ def layer_norm_backward(grad_out: np.ndarray, x: np.ndarray, mean: np.ndarray, r
     """
     x_hat = x - mean
     x_hat *= rstd
-    grad_weight = np.einsum("md,md->d", grad_out, x_hat)
+    grad_weight = channel_sum("md,md->d", grad_out, x_hat)
     grad_bias = grad_out.sum(axis=0)
     # _normalized_input_grad, with its two row means taken once and the rest in place
     g_hat = grad_out * weight if weight is not None else grad_out.copy()
-    mean_g = g_hat.mean(axis=1, keepdims=True)
-    mean_gx = np.einsum("md,md->m", g_hat, x_hat).reshape(-1, 1) / x.shape[1]
+    mean_g = channel_sum("md->m", g_hat).reshape(-1, 1) / x.shape[1]
+    mean_gx = channel_sum("md,md->m", g_hat, x_hat).reshape(-1, 1) / x.shape[1]
     x_hat *= mean_gx
     g_hat -= mean_g
     g_hat -= x_hat
@@ -568,9 +584,9 @@ def batch_norm_forward(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarra
         # per-channel sums with einsum: NumPy's x.sum(axis=(0, 2)) walks the strided axes
         # several times slower than einsum's single pass
         m = x.shape[0] * x.shape[2]
-        mean = (np.einsum("ncl->c", x) / m).reshape(1, c, 1)
+        mean = (channel_sum("ncl->c", x) / m).reshape(1, c, 1)
         centred = x - mean
-        var = (np.einsum("ncl,ncl->c", centred, centred) / m).reshape(1, c, 1)
+        var = (channel_sum("ncl,ncl->c", centred, centred) / m).reshape(1, c, 1)
         if running_mean is not None:
             running_mean *= 1 - momentum
             running_mean += momentum * mean.reshape(-1)
@@ -613,8 +629,8 @@ def batch_norm_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray 
     m = x.shape[0] * x.shape[2]
     x_hat = x - mean
     x_hat *= rstd
-    grad_bias = np.einsum("ncl->c", grad_out)
-    grad_weight = np.einsum("ncl,ncl->c", grad_out, x_hat)
+    grad_bias = channel_sum("ncl->c", grad_out)
+    grad_weight = channel_sum("ncl,ncl->c", grad_out, x_hat)
     scale = rstd * weight.reshape(1, c, 1) if weight is not None else rstd
     if not training:
         return grad_out * scale, grad_weight, grad_bias
@@ -651,7 +667,8 @@ def _softmax_in_place(scores: np.ndarray, axis: int = -1) -> np.ndarray:
     top[~np.isfinite(top)] = 0
     scores -= top
     np.exp(scores, out=scores)
-    total = np.sum(scores, axis=axis, keepdims=True)
+    total = (channel_sum("...s->...", scores)[..., None] if axis in (-1, scores.ndim - 1)
+             else np.sum(scores, axis=axis, keepdims=True))
     total[total == 0] = 1
     scores /= total
     return scores
@@ -706,7 +723,7 @@ def attention_backward(grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np
     d_scores = np.matmul(grad_out, np.swapaxes(v, -1, -2))   # dP, then dS in place
     if dropout_mask is not None:
         d_scores = d_scores * dropout_mask
-    row = np.einsum("...ls,...ls->...l", d_scores, probs)[..., None]
+    row = channel_sum("...ls,...ls->...l", d_scores, probs)[..., None]
     d_scores -= row
     d_scores *= probs
     # scale the (L, E) products rather than the (L, S) scores: fewer multiplications
