@@ -166,12 +166,14 @@ def run(args: argparse.Namespace) -> int:
             steps = int(override) if override else STEPS[name]
             ours = _in_subprocess("minigrad", name, steps, args.repeat, threads)
             row = {"model": name, "threads": threads, "batch_size": ours["batch_size"],
-                   "steps": steps, "minigrad_ms_per_step": ours["ms_per_step_best"],
+                   "steps": steps, "minigrad_steps_per_s": 1e3 / ours["ms_per_step_best"],
+                   "minigrad_ms_per_step": ours["ms_per_step_best"],
                    "minigrad_ms_per_step_median": ours["ms_per_step_median"],
                    "minigrad_first_loss": ours["first_loss"]}
             if torch_available:
                 theirs = _in_subprocess("torch", name, steps, args.repeat, threads)
-                row.update({"torch_ms_per_step": theirs["ms_per_step_best"],
+                row.update({"torch_steps_per_s": 1e3 / theirs["ms_per_step_best"],
+                            "torch_ms_per_step": theirs["ms_per_step_best"],
                             "torch_ms_per_step_median": theirs["ms_per_step_median"],
                             "torch_first_loss": theirs["first_loss"],
                             "ratio": ours["ms_per_step_best"] / theirs["ms_per_step_best"]})

@@ -34,6 +34,7 @@ def test_run_without_torch_columns_when_torch_is_missing(tmp_path, monkeypatch, 
     assert report["torch_available"] is False
     (row,) = report["results"]
     assert row["model"] == "mlp" and row["threads"] == 1 and "ratio" not in row
+    assert row["minigrad_steps_per_s"] == pytest.approx(1e3 / row["minigrad_ms_per_step"])
     assert "--" in capsys.readouterr().out
 
 
