@@ -18,6 +18,8 @@ one matrix product, and its backward is the transposed copy (`col2im`) of anothe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 # -- window geometry and im2col ---------------------------------------------------------------
@@ -151,7 +153,8 @@ def _conv_geometry(x_shape, weight_shape, stride, padding, dilation) -> tuple:
 
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, stride: tuple,
-                   padding: tuple, dilation: tuple, groups: int) -> np.ndarray:
+                   padding: tuple, dilation: tuple, groups: int,
+                   depthwise_forward: Callable | None = None) -> np.ndarray:
     """2-D cross-correlation (what deep learning calls convolution), via im2col + matmul.
 
     out[n, o, y, x] = bias[o] + sum_{c, i, j} weight[o, c, i, j] xp[n, g C/G + c, y sh + i dh,
@@ -163,6 +166,9 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, s
         bias: (Cout,) array or None.
         stride, padding, dilation: (sh, sw), (ph, pw), (dh, dw) ints; padding is symmetric.
         groups: G; C and Cout are multiples of G.
+        depthwise_forward: the kernel for the depthwise case (groups = C = Cout), with the
+            signature of `depthwise_conv2d_forward` (the default): how a faster backend's
+            kernel takes over that case while the padding and bias stay here.
 
     Returns:
         (N, Cout, OH, OW) array. FLOPs: 2 N Cout OH OW (C / G) kh kw.
@@ -174,7 +180,8 @@ def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None, s
     if _is_pointwise(weight, stride, widths, groups):
         out = np.matmul(weight.reshape(c_out, c), x.reshape(n, c, -1)).reshape(n, c_out, *out_size)
     elif _is_depthwise(weight, groups, c):
-        out = depthwise_conv2d_forward(pad2d(x, widths), weight, stride, dilation, out_size)
+        out = (depthwise_forward or depthwise_conv2d_forward)(pad2d(x, widths), weight, stride,
+                                                              dilation, out_size)
     else:
         out = _grouped_conv2d_im2col(x, weight, widths, stride, dilation, groups, out_size)
     if bias is not None:
@@ -238,7 +245,8 @@ def _grouped_conv2d_im2col(x, weight, widths, stride, dilation, groups, out_size
 
 def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, stride: tuple,
                     padding: tuple, dilation: tuple, groups: int,
-                    needs_input_grad: tuple = (True, True, True)) -> tuple:
+                    needs_input_grad: tuple = (True, True, True),
+                    depthwise_backward: Callable | None = None) -> tuple:
     """Gradients of `conv2d_forward` with respect to x, weight and bias.
 
     With cols = im2col(x) as (N, G, K, L) and g = grad_out as (N, G, Cout/G, L):
@@ -252,6 +260,8 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, str
         weight: (Cout, C / G, kh, kw) array.
         stride, padding, dilation, groups: as in `conv2d_forward`.
         needs_input_grad: (x, weight, bias) flags; a gradient not needed is returned as None.
+        depthwise_backward: the kernel for the depthwise case, with the signature of
+            `depthwise_conv2d_backward` (the default).
 
     Returns:
         (grad_x (N, C, H, W) or None, grad_weight like weight or None, grad_bias (Cout,) or
@@ -275,8 +285,8 @@ def conv2d_backward(grad_out: np.ndarray, x: np.ndarray, weight: np.ndarray, str
             grad_x = np.matmul(weight.reshape(c_out, c).T, g).reshape(x.shape)
         return grad_x, grad_w, grad_b
     if _is_depthwise(weight, groups, c):
-        grad_x, grad_w = depthwise_conv2d_backward(grad_out, pad2d(x, widths), weight, stride,
-                                                   dilation, needs_input_grad)
+        grad_x, grad_w = (depthwise_backward or depthwise_conv2d_backward)(
+            grad_out, pad2d(x, widths), weight, stride, dilation, needs_input_grad[:2])
         if grad_x is not None:
             grad_x = _crop(grad_x, widths)
         return grad_x, grad_w, grad_b

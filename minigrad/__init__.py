@@ -23,6 +23,7 @@ from minigrad.dtype import (bool, double, dtype, float, float16, float32, float6
 from minigrad.ops import *  # noqa: F403 - the op set is the top-level namespace, as torch.*
 from minigrad.random import (Generator, default_generator, get_rng_state, initial_seed,
                              manual_seed, seed, set_rng_state)
+from minigrad.backend import get_backend, set_backend, use_backend  # noqa: E402
 from minigrad import nn  # noqa: E402
 from minigrad import optim  # noqa: E402
 from minigrad.serialization import load, save  # noqa: E402

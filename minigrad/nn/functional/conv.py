@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from kernels import reference
 from minigrad.autograd.function import Function
+from minigrad.backend import kernel
 from minigrad.nn.functional._utils import (batched_4d, check_float, check_positive,
                                            check_same_dtype, pair)
 from minigrad.ops.shape import pad as pad_op
@@ -31,13 +32,15 @@ class Conv2d(Function):
     def forward(ctx, x, weight, bias, stride, padding, dilation, groups):
         ctx.options = (stride, padding, dilation, groups)
         ctx.save_for_backward(x, weight)
-        return reference.conv2d_forward(x, weight, bias, stride, padding, dilation, groups)
+        return reference.conv2d_forward(x, weight, bias, stride, padding, dilation, groups,
+                                        depthwise_forward=kernel("depthwise_conv2d_forward"))
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         return reference.conv2d_backward(grad, x, weight, *ctx.options,
-                                         needs_input_grad=ctx.needs_input_grad[:3])
+                                         needs_input_grad=ctx.needs_input_grad[:3],
+                                         depthwise_backward=kernel("depthwise_conv2d_backward"))
 
 
 def _same_padding(input: Tensor, kernel: tuple, stride: tuple, dilation: tuple):

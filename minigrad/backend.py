@@ -1,0 +1,82 @@
+"""Which implementation runs a kernel: the NumPy reference, the Numba kernels, or the best.
+
+Ops that have a kernel ask this module for it by name (`kernel("depthwise_conv2d_forward")`)
+instead of importing one implementation, so the same op runs on any backend:
+
+- `"numpy"`: `kernels.reference` everywhere, the specification every other kernel is
+  tested against;
+- `"numba"`: the hand-written `kernels.cpu` kernels wherever one exists (the reference for
+  kernels not written yet);
+- `"auto"` (the default): per kernel, the implementation that is fastest on a CPU (see
+  `AUTO`);
+- `"cuda"`: the GPU kernels' slot; they do not exist yet, and choosing it says so.
+
+Choose with `minigrad.set_backend(name)`, for a block with `with minigrad.use_backend(name):`,
+or for a whole run with the environment variable `MINIGRAD_BACKEND=numpy|numba|auto`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import kernels.reference as reference
+
+BACKENDS = ("numpy", "numba", "auto", "cuda")
+
+# kernel name -> module of kernels.cpu that holds its Numba implementation
+NUMBA_KERNELS = {
+    "depthwise_conv2d_forward": "kernels.cpu.depthwise",
+    "depthwise_conv2d_backward": "kernels.cpu.depthwise",
+}
+
+# under "auto": the kernels whose Numba version beats the reference inside a training step
+# on a CPU; the rest run the NumPy reference (BLAS for the matmuls). Empty for now: the Numba
+# depthwise kernel is 3x the reference alone, but inside the digits MobileNet's step on 2
+# cores its parallel region competes with OpenBLAS's spinning threads, and the step was no
+# faster (`minigrad bench train --models cnn`: 24.2 ms against 26.9 with 2 threads).
+AUTO: frozenset = frozenset()
+
+
+def _check(name: str) -> str:
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {list(BACKENDS)}")
+    if name == "cuda":
+        raise RuntimeError("the 'cuda' backend has no kernels yet (they come with the GPU "
+                           "issue); use 'numpy', 'numba' or 'auto'")
+    return name
+
+
+_current = _check(os.environ.get("MINIGRAD_BACKEND", "auto") or "auto")
+
+
+def get_backend() -> str:
+    """The backend now in use: "numpy", "numba" or "auto"."""
+    return _current
+
+
+def set_backend(name: str) -> None:
+    """Use backend `name` from now on ("numpy", "numba" or "auto")."""
+    global _current
+    _current = _check(name)
+
+
+@contextmanager
+def use_backend(name: str) -> Iterator[None]:
+    """Use backend `name` inside the `with` block, then the previous one again."""
+    previous = get_backend()
+    set_backend(name)
+    try:
+        yield
+    finally:
+        set_backend(previous)
+
+
+def kernel(name: str) -> Callable:
+    """The implementation of kernel `name` (a function of `kernels.reference`) to run now."""
+    wants_numba = _current == "numba" or (_current == "auto" and name in AUTO)
+    if wants_numba and name in NUMBA_KERNELS:
+        return getattr(importlib.import_module(NUMBA_KERNELS[name]), name)
+    return getattr(reference, name)
