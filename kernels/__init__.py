@@ -1,1 +1,1 @@
-"""The hand-written kernels on plain NumPy arrays; `reference.py` is their specification and `kernels` never imports `minigrad`."""
+"""The hand-written kernels on plain NumPy arrays; `reference/` is their specification and `kernels` never imports `minigrad`."""

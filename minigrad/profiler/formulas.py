@@ -21,7 +21,7 @@ Conventions (see docs/concepts/cost.md for the derivations):
   sums copies (expand, tile) or scatter-adds (advanced indexing, gather, embedding) costs
   1 FLOP per gradient element it adds.
 - Fused ops (softmax, layer/batch norm, attention, losses) count the elementwise operations
-  of their NumPy reference in `kernels/reference.py`, per element; per-row work (a square
+  of their NumPy reference in `kernels/reference/`, per element; per-row work (a square
   root per row, say) is left out. Softmax = 5 per element (max, subtract, exp, sum, divide).
 
 A formula receives the op's arguments with every array replaced by its shape (options such
