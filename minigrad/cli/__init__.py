@@ -1,9 +1,10 @@
-"""The `minigrad` command: `demo`, `train`, `sample`, `profile`, `bench {overhead,train}`.
+"""The `minigrad` command: `demo`, `train`, `sample`, `profile`,
+`bench {overhead,train,kernels}`.
 
 Each subcommand lives in its own module (`demo.py`, `train.py`, `sample.py`, `profile.py`,
-`bench_overhead.py`, `bench_train.py`) with a `run(args) -> int | None` function. They are
-imported only when their subcommand runs, so `minigrad --help` answers without loading the
-framework's heavier parts.
+`bench_overhead.py`, `bench_train.py`, `bench_kernels.py`) with a `run(args) -> int | None`
+function. They are imported only when their subcommand runs, so `minigrad --help` answers
+without loading the framework's heavier parts.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def _run_bench(args: argparse.Namespace) -> int | None:
 
 
 MODELS = ("mlp", "cnn", "gpt")
+KERNEL_FAMILIES = ("matmul", "attention", "depthwise", "int8", "fused")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
 
 
@@ -102,18 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a benchmark suite next to PyTorch and write JSON",
         description="Run a benchmark suite; results are printed and written as JSON.",
     )
-    bench.add_argument("suite", choices=["overhead", "train"],
+    bench.add_argument("suite", choices=["overhead", "train", "kernels"],
                        help="overhead: per-op framework overhead, forward and backward; "
-                            "train: training steps per second of the mlp, cnn and gpt")
+                            "train: training steps per second of the mlp, cnn and gpt; "
+                            "kernels: the Numba kernels next to NumPy, OpenBLAS and PyTorch")
     bench.add_argument("--out", default=None, metavar="PATH",
                        help="where to write the JSON results (default: bench-SUITE.json)")
     bench.add_argument("--repeat", type=int, default=5,
                        help="how many times each measurement is repeated (default: 5)")
-    bench.add_argument("--threads", default="1", metavar="N[,N...]",
-                       help="train: BLAS/OpenMP threads of both frameworks, e.g. 1,2 "
-                            "(default: 1)")
+    bench.add_argument("--threads", default=None, metavar="N[,N...]",
+                       help="train, kernels: threads of every library (Numba, BLAS, OpenMP, "
+                            "PyTorch), e.g. 1,2 (default: 1 for train, all cores for kernels)")
     bench.add_argument("--models", nargs="+", choices=MODELS, default=None,
                        help="train: which models (default: all three)")
+    bench.add_argument("--kernels", nargs="+", choices=KERNEL_FAMILIES, default=None,
+                       help="kernels: which kernel families (default: all)")
+    bench.add_argument("--quick", action="store_true",
+                       help="kernels: tiny shapes, a smoke test of the pipeline (seconds)")
     bench.set_defaults(handler=_run_bench)
 
     return parser

@@ -28,9 +28,7 @@ import datetime
 import importlib
 import json
 import os
-import platform
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ from typing import Callable
 import numpy as np
 
 import minigrad
+from minigrad.cli.machine import machine_info
 
 TARGET_RATIO = 1.5  # from the issue: minigrad within 1.5x of PyTorch's eager overhead
 THREADS = 1
@@ -154,32 +153,6 @@ def _iterations(case: Case) -> int:
     return int(override) if override else case.iterations
 
 
-def _cpu_name() -> str | None:
-    """The CPU model: Linux names it in /proc/cpuinfo; elsewhere platform.processor() may."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            lines = f.readlines()
-    except OSError:  # not Linux
-        lines = []
-    for line in lines:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or None
-
-
-def _machine(torch) -> dict:
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu": _cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "python": sys.version.split()[0],
-        "numpy": np.__version__,
-        "torch": torch.__version__ if torch is not None else None,
-        "minigrad": minigrad.__version__,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
     if args.repeat < 1:
         raise SystemExit(f"minigrad bench overhead: --repeat must be at least 1, got "
@@ -201,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     report = {
         "benchmark": "overhead",
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": _machine(torch),
+        "machine": machine_info(torch),
         "settings": {
             "repeat": args.repeat,
             "warmup_iterations": "a tenth of iterations",

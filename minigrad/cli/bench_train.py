@@ -10,8 +10,8 @@ with AdamW at the recipe's learning rate and weight decay. The PyTorch model is 
 `torch_twins.py`, loaded with the minigrad model's initial state dict, so the two compute the
 same function (the first step's losses are reported side by side as a check).
 
-Threads: every measurement runs in a fresh subprocess whose BLAS/OpenMP thread count
-(OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS) is set before NumPy or torch load,
+Threads: every measurement runs in a fresh subprocess whose thread counts (NUMBA_NUM_THREADS,
+OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS) are set before NumPy or torch load,
 and PyTorch gets `torch.set_num_threads` to match, so both use the same number of cores.
 Timing: `steps` training steps after `warmup` untimed ones, `repeat` times; we report
 milliseconds per step, best and median over the repeats (the best is the least disturbed by
@@ -34,11 +34,12 @@ import sys
 import time
 from pathlib import Path
 
+from minigrad.cli.machine import THREAD_VARIABLES
+
 MODELS = ("mlp", "cnn", "gpt")
 STEPS = {"mlp": 50, "cnn": 20, "gpt": 5}
 WARMUP = 3
 TARGET_RATIO = 1.5  # from the issue: minigrad's step time within 1.5x of PyTorch's
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _batches(recipe, count: int):
