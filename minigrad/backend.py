@@ -30,6 +30,23 @@ BACKENDS = ("numpy", "numba", "auto", "cuda")
 NUMBA_KERNELS = {
     "depthwise_conv2d_forward": "kernels.cpu.depthwise",
     "depthwise_conv2d_backward": "kernels.cpu.depthwise",
+    "matmul": "kernels.cpu.matmul",
+    "batched_matmul": "kernels.cpu.matmul",
+    "flash_attention_forward": "kernels.cpu.attention",
+    "flash_attention_backward": "kernels.cpu.attention",
+    "softmax_forward": "kernels.cpu.fused",
+    "softmax_backward": "kernels.cpu.fused",
+    "log_softmax_forward": "kernels.cpu.fused",
+    "log_softmax_backward": "kernels.cpu.fused",
+    "cross_entropy_forward": "kernels.cpu.fused",
+    "cross_entropy_backward": "kernels.cpu.fused",
+    "layer_norm_forward": "kernels.cpu.fused",
+    "layer_norm_backward": "kernels.cpu.fused",
+    "gelu_forward": "kernels.cpu.fused",
+    "gelu_backward": "kernels.cpu.fused",
+    "int8_gemm": "kernels.cpu.int8_gemm",
+    "int8_gemm_dequantize": "kernels.cpu.int8_gemm",
+    "int8_gemm_requantize": "kernels.cpu.int8_gemm",
 }
 
 # under "auto": the kernels whose Numba version beats the reference inside a training step
@@ -74,9 +91,13 @@ def use_backend(name: str) -> Iterator[None]:
         set_backend(previous)
 
 
+def uses_numba(name: str) -> bool:
+    """Whether kernel `name` runs its Numba implementation under the current backend."""
+    return name in NUMBA_KERNELS and (_current == "numba" or (_current == "auto" and name in AUTO))
+
+
 def kernel(name: str) -> Callable:
     """The implementation of kernel `name` (a function of `kernels.reference`) to run now."""
-    wants_numba = _current == "numba" or (_current == "auto" and name in AUTO)
-    if wants_numba and name in NUMBA_KERNELS:
+    if uses_numba(name):
         return getattr(importlib.import_module(NUMBA_KERNELS[name]), name)
     return getattr(reference, name)

@@ -24,17 +24,21 @@ def test_numpy_backend_runs_the_reference():
     assert backend.kernel("conv2d_forward") is reference.conv2d_forward
 
 
-def test_numba_runs_the_numba_depthwise_kernel_and_auto_the_kernels_it_lists():
-    from kernels.cpu import depthwise
+def test_numba_runs_every_numba_kernel_and_auto_the_ones_it_lists():
+    import importlib
     mg.set_backend("numba")
-    assert backend.kernel("depthwise_conv2d_forward") is depthwise.depthwise_conv2d_forward
-    assert backend.kernel("depthwise_conv2d_backward") is depthwise.depthwise_conv2d_backward
-    # a kernel with no Numba version yet runs the reference on every backend
-    assert backend.kernel("layer_norm_forward") is reference.layer_norm_forward
+    for name, module in backend.NUMBA_KERNELS.items():
+        numba_version = getattr(importlib.import_module(module), name)
+        assert numba_version is not getattr(reference, name)
+        assert backend.kernel(name) is numba_version and backend.uses_numba(name)
+    # a kernel with no Numba version runs the reference on every backend
+    assert backend.kernel("batch_norm_forward") is reference.batch_norm_forward
+    assert not backend.uses_numba("batch_norm_forward")
     mg.set_backend("auto")
-    for name in backend.NUMBA_KERNELS:
-        expected = depthwise if name in backend.AUTO else reference
+    for name, module in backend.NUMBA_KERNELS.items():
+        expected = importlib.import_module(module) if name in backend.AUTO else reference
         assert backend.kernel(name) is getattr(expected, name)
+    assert backend.AUTO <= set(backend.NUMBA_KERNELS)
 
 
 def test_use_backend_restores_the_previous_one_even_after_an_error():
