@@ -6,17 +6,17 @@ as one op with three matrix products, as PyTorch's addmm does, rather than as a 
 matmul and a broadcast add (three graph nodes, and a bias gradient that sums a 3-D array).
 FLOPs: 2 M in out (+ M out for the bias) forward, twice the products backward. The weight is
 stored (out_features, in_features), as in PyTorch, so that each row is one output unit's
-weights.
+weights. The three products go through `minigrad.ops.linalg.matmul_arrays`, so the backend's
+GEMM kernel runs them (the hand-written one under "numba"; W^T and G^T are transposed views,
+which it packs without a copy).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from minigrad.autograd.function import Function
-from minigrad.ops.linalg import check_dtypes_match, matmul
+from minigrad.ops.linalg import check_dtypes_match, matmul, matmul_arrays
 from minigrad.tensor import Tensor
 
 
@@ -29,7 +29,7 @@ class Linear(Function):
         ctx.save_for_backward(x if need_w else None, weight if need_x else None)
         ctx.x_shape = x.shape
         rows = math.prod(x.shape[:-1])
-        out = np.matmul(x.reshape(rows, x.shape[-1]), weight.T)
+        out = matmul_arrays(x.reshape(rows, x.shape[-1]), weight.T)
         if bias is not None:
             out += bias
         return out.reshape(*x.shape[:-1], weight.shape[0])
@@ -41,9 +41,9 @@ class Linear(Function):
         grad = grad.reshape(rows, grad.shape[-1])
         grad_x = grad_w = grad_b = None
         if ctx.parents[0] is not None:
-            grad_x = np.matmul(grad, weight).reshape(ctx.x_shape)
+            grad_x = matmul_arrays(grad, weight).reshape(ctx.x_shape)
         if ctx.parents[1] is not None:
-            grad_w = np.matmul(grad.T, x.reshape(rows, ctx.x_shape[-1]))
+            grad_w = matmul_arrays(grad.T, x.reshape(rows, ctx.x_shape[-1]))
         if ctx.parents[2] is not None:
             grad_b = grad.sum(axis=0)
         return grad_x, grad_w, grad_b
