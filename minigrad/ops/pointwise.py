@@ -10,7 +10,9 @@ import math
 
 import numpy as np
 
+from kernels.reference.activation import erf
 from minigrad.autograd.function import Function, unbroadcast
+from minigrad.backend import kernel, uses_numba
 from minigrad.tensor import Tensor
 
 
@@ -185,49 +187,6 @@ class LeakyRelu(Function):
         return np.where(a > 0, grad, grad * ctx.negative_slope)
 
 
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function on arrays (NumPy has none).
-
-    float64 input uses `math.erf` per element: exact, for gradient checks on small arrays.
-    Other dtypes use the Chebyshev fit of erfc from Numerical Recipes (2nd ed., section 6.2,
-    `erfcc`), fractional error below 1.2e-7 everywhere, evaluated in float64.
-    """
-    if x.dtype == np.float64:
-        return np.asarray(np.frompyfunc(math.erf, 1, 1)(x), dtype=np.float64)  # 0-d gives a float
-    # Horner's rule in place on float64 buffers: two temporaries instead of twenty
-    shape = np.shape(x)
-    x = np.atleast_1d(x)  # in-place ufuncs need arrays, not 0-d scalars
-    z = np.abs(x, dtype=np.float64)
-    t = np.multiply(z, 0.5)
-    t += 1.0
-    np.reciprocal(t, out=t)
-    poly = np.full_like(t, _ERFC_COEFFICIENTS[0])
-    for c in _ERFC_COEFFICIENTS[1:]:
-        poly *= t
-        poly += c
-    np.square(z, out=z)
-    poly -= z
-    np.exp(poly, out=poly)
-    poly *= t                                  # erfc(|x|)
-    np.subtract(1.0, poly, out=poly)           # erf(|x|)
-    # near 0, 1 - erfc cancels (the fit's 3e-8 error would be all of erf(1e-7)): use the
-    # Taylor series erf(z) = 2/sqrt(pi) (z - z^3/3 + z^5/10 - z^7/42 + ...), whose next term
-    # is below 1e-12 relative for z < 0.05
-    small = np.flatnonzero(z.reshape(-1) < 0.05**2)  # z now holds |x|^2
-    if small.size:
-        z2 = z.reshape(-1)[small]
-        series = 1.0 - z2 * (1.0 / 3.0 - z2 * (1.0 / 10.0 - z2 / 42.0))
-        poly.reshape(-1)[small] = _TWO_OVER_SQRT_PI * np.sqrt(z2) * series
-    return np.copysign(poly, x, out=poly).astype(x.dtype).reshape(shape)
-
-
-# Numerical Recipes' erfcc: erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2), P from the
-# highest power of t down
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_ERFC_COEFFICIENTS = (0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807,
-                      -0.18628806, 0.09678418, 0.37409196, 1.00002368, -1.26551223)
-
-
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 _INV_SQRT_2 = 1 / math.sqrt(2)
 _INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
@@ -246,11 +205,20 @@ def _gelu_tanh_inner(a: np.ndarray) -> np.ndarray:
 
 class Gelu(Function):
     """GELU (Hendrycks & Gimpel 2016): x Phi(x), exactly or with the tanh approximation
-    x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) that GPT-2 used."""
+    x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) that GPT-2 used.
+
+    On the Numba backend both directions are one fused elementwise kernel
+    (`kernels.cpu.fused`), the backward recomputing tanh or erf from the input; otherwise the
+    NumPy code below, which keeps tanh(inner) from the forward instead.
+    """
 
     @staticmethod
     def forward(ctx, a, approximate):
         ctx.approximate = approximate
+        ctx.fused = uses_numba("gelu_forward")
+        if ctx.fused:
+            ctx.save_for_backward(a, None)
+            return kernel("gelu_forward")(a, approximate)
         if approximate == "tanh":
             th = _gelu_tanh_inner(a)
             np.tanh(th, out=th)
@@ -267,6 +235,8 @@ class Gelu(Function):
     @staticmethod
     def backward(ctx, grad):
         a, th = ctx.saved_tensors
+        if ctx.fused:
+            return kernel("gelu_backward")(grad, a, ctx.approximate)
         if ctx.approximate == "tanh":
             # d/da = (1 + th)/2 + a/2 (1 - th^2) sqrt(2/pi) (1 + 3 * 0.044715 a^2)
             d_inner = np.multiply(a, a, out=np.empty_like(a))

@@ -3,7 +3,11 @@
 Both subtract the row maximum before exponentiating (softmax is unchanged by a shift), so
 exp never overflows, even for logits of magnitude 1e4. Backward, with y = softmax(x) and
 g = dL/dy:  dL/dx = y * (g - sum(g * y));  for z = log_softmax(x):  dL/dx = g - y * sum(g).
-float16 inputs are computed in float32 and rounded once, as PyTorch does (see `upcast_half`).
+float16 inputs are computed in float32 and rounded once, as PyTorch does.
+
+The arithmetic is the kernels' (`kernel("softmax_forward")` and friends, chosen by
+`minigrad.backend`), which work along the last axis: the ops move `dim` last (a view) and
+back.
 """
 
 from __future__ import annotations
@@ -11,20 +15,22 @@ from __future__ import annotations
 import numpy as np
 
 from minigrad.autograd.function import Function
-from minigrad.ops.reduce import upcast_half
+from minigrad.backend import kernel
 from minigrad.tensor import Tensor, _check_dim
 
 
-def _shifted(a: np.ndarray, dim: int) -> np.ndarray:
-    m = np.max(a, axis=dim, keepdims=True, initial=-np.inf)  # initial: empty tensors work too
-    return a - np.where(np.isfinite(m), m, 0)
+def _along_last(name: str, dim: int, *arrays: np.ndarray) -> np.ndarray:
+    """Kernel `name` applied along `dim`: moved last (a view), then moved back."""
+    if arrays[0].ndim == 0:  # a 0-d tensor is one row of one element
+        return kernel(name)(*(a.reshape(1) for a in arrays)).reshape(())
+    out = kernel(name)(*(np.moveaxis(a, dim, -1) for a in arrays))
+    return np.moveaxis(out, -1, dim)
 
 
 class Softmax(Function):
     @staticmethod
     def forward(ctx, a, dim):
-        e = np.exp(_shifted(upcast_half(a), dim))
-        out = (e / np.sum(e, axis=dim, keepdims=True)).astype(a.dtype, copy=False)
+        out = _along_last("softmax_forward", dim, a)
         ctx.dim = dim
         ctx.save_for_backward(out)
         return out
@@ -32,18 +38,13 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, grad):
         (y,) = ctx.saved_tensors
-        y, g = upcast_half(y), upcast_half(grad)
-        return (y * (g - np.sum(g * y, axis=ctx.dim, keepdims=True))).astype(grad.dtype,
-                                                                             copy=False)
+        return _along_last("softmax_backward", ctx.dim, grad, y)
 
 
 class LogSoftmax(Function):
     @staticmethod
     def forward(ctx, a, dim):
-        z = _shifted(upcast_half(a), dim)
-        with np.errstate(divide="ignore"):  # log(0) = -inf for an empty or all -inf row
-            out = z - np.log(np.sum(np.exp(z), axis=dim, keepdims=True))
-        out = out.astype(a.dtype, copy=False)
+        out = _along_last("log_softmax_forward", dim, a)
         ctx.dim = dim
         ctx.save_for_backward(out)
         return out
@@ -51,9 +52,7 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, grad):
         (out,) = ctx.saved_tensors
-        g = upcast_half(grad)
-        return (g - np.exp(upcast_half(out)) * np.sum(g, axis=ctx.dim, keepdims=True)).astype(
-            grad.dtype, copy=False)
+        return _along_last("log_softmax_backward", ctx.dim, grad, out)
 
 
 def _float_input(input: Tensor, dtype, op: str) -> Tensor:

@@ -11,7 +11,10 @@ while softmax underflows to 0 (and log(0) = -inf) once two logits differ by more
   softmax(x) - onehot(t). Label smoothing (Szegedy et al. 2016, "Rethinking the Inception
   Architecture", Sec. 7) mixes the one-hot target with the uniform distribution:
   (1 - eps) nll + eps / C sum_c -w_c log p_c, reduced exactly as PyTorch's
-  `cross_entropy_loss_label_smoothing` (LossNLL.cpp) does.
+  `cross_entropy_loss_label_smoothing` (LossNLL.cpp) does. When the backend runs the Numba
+  kernel `cross_entropy_forward` (see `minigrad.backend`), class-index targets without class
+  weights take one fused `CrossEntropy` Function instead: one pass over the logits forward
+  and one backward, and no (N, C) log-probabilities kept for the backward.
 - `binary_cross_entropy_with_logits`: for logit x, target y and pos_weight p,
   loss = (1 - y) x + (1 + (p - 1) y) softplus(-x), with softplus(-x) = max(-x, 0) +
   log1p(exp(-|x|)), finite for any x. d loss / dx = (1 - y) - (1 + (p - 1) y) sigmoid(-x),
@@ -31,6 +34,7 @@ import warnings
 import numpy as np
 
 from minigrad.autograd.function import Function
+from minigrad.backend import kernel, uses_numba
 from minigrad.nn.functional._utils import REDUCTIONS, array, check_float, check_reduction, reduce
 from minigrad.ops.indexing import where
 from minigrad.ops.pointwise import stable_sigmoid
@@ -70,6 +74,46 @@ class NLLLoss(Function):
         np.put_along_axis(grad_input, safe_target, np.expand_dims(coefficient, ctx.axis),
                           ctx.axis)
         return grad_input
+
+
+class CrossEntropy(Function):
+    """Cross-entropy of class-index targets without class weights, as one fused kernel.
+
+    The logits (C,), (N, C) or (N, C, d1, ...) are viewed as rows (N d1 ..., C), the class
+    dimension moved last; `cross_entropy_forward` gives each row's loss and log-sum-exp, and
+    the backward recomputes softmax(x) - q from them (q the smoothed one-hot target).
+    """
+
+    @staticmethod
+    def forward(ctx, logits, target, ignore_index, reduction, label_smoothing):
+        ctx.axis = 0 if logits.ndim == 1 else 1
+        moved = np.moveaxis(logits, ctx.axis, -1)  # a view; reshaping copies only for d1...
+        rows, targets = moved.reshape(-1, logits.shape[ctx.axis]), target.reshape(-1)
+        losses, lse = kernel("cross_entropy_forward")(rows, targets, ignore_index,
+                                                      label_smoothing)
+        ctx.save_for_backward(rows, targets, lse)
+        ctx.moved_shape, ctx.reduction = moved.shape, reduction
+        ctx.ignore_index, ctx.label_smoothing = ignore_index, label_smoothing
+        if reduction == "none":
+            return losses.reshape(target.shape)
+        if reduction == "sum":
+            return np.asarray(losses.sum(), dtype=logits.dtype)
+        ctx.kept = np.count_nonzero(targets != ignore_index)
+        with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0 / 0 = nan
+            return np.asarray(losses.sum() / ctx.kept, dtype=logits.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        rows, targets, lse = ctx.saved_tensors
+        if ctx.reduction == "none":
+            grad_losses = grad.reshape(-1)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):  # ignored rows get 0 anyway
+                scale = grad / ctx.kept if ctx.reduction == "mean" else grad
+            grad_losses = np.broadcast_to(scale, targets.shape)
+        grad_rows = kernel("cross_entropy_backward")(grad_losses, rows, targets, lse,
+                                                     ctx.ignore_index, ctx.label_smoothing)
+        return np.moveaxis(grad_rows.reshape(ctx.moved_shape), -1, ctx.axis)
 
 
 def _softplus(z: np.ndarray) -> np.ndarray:
@@ -209,8 +253,13 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     w = _check_class_weight(weight, n_classes, "cross_entropy")
     class_shape = (n_classes,) + (1,) * (input.ndim - axis - 1)  # broadcasts along class_dim
     w_b = None if w is None else w.astype(input.data.dtype, copy=False).reshape(class_shape)
+    index_target = tuple(np.shape(array(target))) != input.shape
+    if index_target and w is None and uses_numba("cross_entropy_forward"):
+        target_array = array(target)
+        _check_index_target(input, target_array, ignore_index, "cross_entropy")
+        return CrossEntropy.apply(input, target_array, ignore_index, reduction, label_smoothing)
     log_probs = log_softmax(input, axis)
-    if tuple(np.shape(array(target))) == input.shape:
+    if not index_target:
         return _cross_entropy_probabilities(log_probs, target, w_b, ignore_index, reduction,
                                             label_smoothing)
     nll = nll_loss(log_probs, target, weight, ignore_index=ignore_index, reduction=reduction)

@@ -14,7 +14,9 @@ Written as a chain of ops, the backward would walk ~10 nodes and keep their inte
 Derived by hand (Ioffe & Szegedy 2015, Sec. 3) it is one pass: with g_hat = dL/dy weight,
 dL/dx = rstd (g_hat - mean(g_hat) - x_hat mean(g_hat x_hat)), the means taken over the
 normalised elements; dL/dweight = sum(dL/dy x_hat), dL/dbias = sum(dL/dy). The arithmetic
-lives in `kernels.reference` (`layer_norm_*`, `batch_norm_*`).
+lives in the kernels: layer norm's is `kernel("layer_norm_forward")` and
+`kernel("layer_norm_backward")`, chosen by `minigrad.backend` (the NumPy reference or the
+Numba kernels of `kernels.cpu.fused`); batch norm's is `kernels.reference`'s.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import math
 
 from kernels import reference
 from minigrad.autograd.function import Function
+from minigrad.backend import kernel
 from minigrad.nn.functional._utils import array, check_float, check_same_dtype
 from minigrad.tensor import Tensor
 
@@ -34,7 +37,7 @@ class LayerNorm(Function):
         rows = x.reshape(-1, size)
         flat_weight = None if weight is None else weight.reshape(size)
         flat_bias = None if bias is None else bias.reshape(size)
-        y, mean, rstd = reference.layer_norm_forward(rows, flat_weight, flat_bias, eps)
+        y, mean, rstd = kernel("layer_norm_forward")(rows, flat_weight, flat_bias, eps)
         ctx.normalized_shape = normalized_shape
         ctx.save_for_backward(x, weight, mean, rstd)
         return y.reshape(x.shape)
@@ -45,7 +48,7 @@ class LayerNorm(Function):
         shape = ctx.normalized_shape
         size = math.prod(shape)
         flat_weight = None if weight is None else weight.reshape(size)
-        grad_x, grad_w, grad_b = reference.layer_norm_backward(
+        grad_x, grad_w, grad_b = kernel("layer_norm_backward")(
             grad.reshape(-1, size), x.reshape(-1, size), mean, rstd, flat_weight)
         return (grad_x.reshape(x.shape) if ctx.parents[0] is not None else None,
                 grad_w.reshape(shape) if ctx.parents[1] is not None else None,
