@@ -1,4 +1,12 @@
-"""Scaled dot-product attention that materialises the (L, S) weights, and the safe softmax."""
+"""Scaled dot-product attention that materialises the (L, S) weights, and the safe softmax.
+
+Two pairs of kernels: `attention_forward`/`attention_backward`, what the autograd op runs
+(dropout, and a gradient for a learned bias), and `flash_attention_forward`/
+`flash_attention_backward`, the specification of the FlashAttention kernels
+(`kernels/cpu/attention.py`): the same attention, but the forward returns the log-sum-exp of
+each query's scores instead of the weights, and the backward recomputes the weights from it.
+Both references materialise the (L, S) matrices; the point of the flash kernels is not to.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +14,8 @@ import numpy as np
 
 from kernels.reference.sums import channel_sum
 
-__all__ = ["safe_softmax", "attention_forward", "attention_backward"]
+__all__ = ["attention_backward", "attention_forward", "flash_attention_backward",
+           "flash_attention_forward", "safe_softmax"]
 
 
 def safe_softmax(scores: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -97,3 +106,90 @@ def attention_backward(grad_out: np.ndarray, q: np.ndarray, k: np.ndarray, v: np
     dk = np.matmul(np.swapaxes(d_scores, -1, -2), q)
     dk *= scale
     return dq, dk, dv, d_scores
+
+
+def _flash_scores(q: np.ndarray, k: np.ndarray, bias: np.ndarray | None, scale: float,
+                  is_causal: bool) -> np.ndarray:
+    """q k^T scale + bias, with -inf above the causal diagonal: (B, L, S)."""
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))
+    scores *= np.asarray(scale, dtype=scores.dtype)
+    if bias is not None:
+        scores += bias
+    if is_causal:  # query i sees keys 0..i (top-left aligned, also when L != S)
+        length, keys = scores.shape[-2:]
+        scores[..., np.triu(np.ones((length, keys), dtype=bool), k=1)] = -np.inf
+    return scores
+
+
+def _compute_dtype(dtype: np.dtype) -> np.dtype:
+    return np.dtype(np.float32) if dtype == np.float16 else np.dtype(dtype)
+
+
+def flash_attention_forward(q: np.ndarray, k: np.ndarray, v: np.ndarray,
+                            bias: np.ndarray | None, scale: float, is_causal: bool) -> tuple:
+    """Attention that returns the log-sum-exp of the scores instead of the weights.
+
+    With S = q k^T scale + bias (and -inf above the diagonal if is_causal):
+    lse = log sum_j exp(S_ij), out = exp(S - lse) v. A row whose scores are all -inf has
+    lse = -inf and output 0.
+
+    Args:
+        q: (B, L, E) float16, float32 or float64 (B: batch x heads, flattened by the op).
+        k: (B, S, E). v: (B, S, Ev).
+        bias: None, or an additive float mask broadcastable to (B, L, S) (-inf hides a pair).
+        scale: multiplies q k^T (usually 1 / sqrt(E)).
+        is_causal: query i sees keys 0..i only (top-left aligned lower triangle).
+
+    Returns:
+        out (B, L, Ev) of q's dtype; lse (B, L) in the compute dtype (float32 for float16
+        and float32 inputs, float64 for float64). FLOPs: 4 B L S E (Ev = E).
+        This reference materialises (B, L, S) scores: O(B L S) memory.
+    """
+    result_dtype, dtype = q.dtype, _compute_dtype(q.dtype)
+    q, k, v = (np.asarray(a, dtype=dtype) for a in (q, k, v))
+    bias = None if bias is None else np.asarray(bias, dtype=dtype)
+    scores = _flash_scores(q, k, bias, scale, is_causal)
+    top = np.max(scores, axis=-1, keepdims=True)
+    top[~np.isfinite(top)] = 0  # a fully masked row: exp(-inf - 0) = 0, not NaN
+    scores -= top
+    np.exp(scores, out=scores)
+    total = channel_sum("...s->...", scores)
+    with np.errstate(divide="ignore"):  # a fully masked row has sum 0: lse = log 0 = -inf
+        lse = np.log(total) + top[..., 0]
+    scores /= np.where(total == 0, 1, total)[..., None]
+    return np.matmul(scores, v).astype(result_dtype, copy=False), lse
+
+
+def flash_attention_backward(grad_out: np.ndarray, q: np.ndarray, k: np.ndarray,
+                             v: np.ndarray, out: np.ndarray, lse: np.ndarray,
+                             bias: np.ndarray | None, scale: float, is_causal: bool) -> tuple:
+    """Gradients of `flash_attention_forward` from its out and lse (Dao 2023, Algorithm 2).
+
+    P = exp(S - lse) (0 where lse = -inf), recomputed from the inputs; with G = grad_out and
+    D = rowsum(G o out) (equal to rowsum(dP o P), since out = P v): dv = P^T G;
+    dP = G v^T; dS = P o (dP - D); dq = dS k scale; dk = dS^T q scale. No gradient for the
+    bias. Fully masked rows pass no gradient.
+
+    Args:
+        grad_out: (B, L, Ev). q, k, v, bias, scale, is_causal: as in the forward.
+        out: (B, L, Ev) and lse: (B, L), the forward's results.
+
+    Returns:
+        (dq (B, L, E), dk (B, S, E), dv (B, S, Ev)) of q's dtype.
+        FLOPs: 2 B L S (3 E + 2 Ev), 2.5x the forward's (Ev = E).
+    """
+    result_dtype, dtype = q.dtype, _compute_dtype(q.dtype)
+    grad_out, q, k, v, out, lse = (np.asarray(a, dtype=dtype)
+                                   for a in (grad_out, q, k, v, out, lse))
+    bias = None if bias is None else np.asarray(bias, dtype=dtype)
+    probs = _flash_scores(q, k, bias, scale, is_causal)
+    probs -= np.where(np.isfinite(lse), lse, np.inf)[..., None]  # -inf rows: exp(-inf) = 0
+    np.exp(probs, out=probs)
+    dv = np.matmul(np.swapaxes(probs, -1, -2), grad_out)
+    d_scores = np.matmul(grad_out, np.swapaxes(v, -1, -2))  # dP, then dS in place
+    d_scores -= channel_sum("...le,...le->...l", grad_out, out)[..., None]
+    d_scores *= probs
+    scale = np.asarray(scale, dtype=dtype)
+    dq = np.matmul(d_scores, k) * scale
+    dk = np.matmul(np.swapaxes(d_scores, -1, -2), q) * scale
+    return tuple(g.astype(result_dtype, copy=False) for g in (dq, dk, dv))

@@ -19,8 +19,15 @@ with: this implementation returns zeros for it (and passes it no gradient), as P
 does on all its paths (its math path used to give NaN, and still would for a hand-written
 softmax(QK^T + M) V).
 
-This reference materialises the (L, S) weight matrix, O(L S) memory; flash attention
-(Dao et al. 2022) computes the same result in tiles without it.
+`ScaledDotProductAttention` materialises the (L, S) weight matrix, O(L S) memory. Under a
+backend that runs the Numba kernels (`minigrad.use_backend("numba")`), and when there is no
+dropout and the mask needs no gradient, `FlashAttention` runs instead: FlashAttention-2
+(Dao 2023, `kernels/cpu/attention.py`) computes the same result in tiles, keeping only the
+log-sum-exp of each query's scores (O(L) memory) and recomputing the weights from it in the
+backward. is_causal is passed to it as a flag (it skips the key blocks above the diagonal)
+rather than as a mask. Deviation: a mask whose batch dimensions cannot be flattened into
+the batch x heads axis without copying (e.g. (N, 1, L, S) against (N, H) heads) is copied to
+the full (N H, L, S) first.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import numpy as np
 
 from kernels import reference
 from minigrad.autograd.function import Function, unbroadcast
+from minigrad.backend import kernel, uses_numba
 from minigrad.nn.functional._utils import array, check_float
 from minigrad.random import default_generator
 from minigrad.tensor import Tensor
@@ -52,6 +60,40 @@ class ScaledDotProductAttention(Function):
         shapes = (q.shape, k.shape, v.shape, ctx.bias_shape)
         return tuple(unbroadcast(g, shape) if parent is not None else None
                      for g, shape, parent in zip(grads, shapes, ctx.parents))
+
+
+def _flat_batch(a: np.ndarray, batch: tuple) -> np.ndarray:
+    """(..., X, Y) broadcast to batch + (X, Y), as (prod(batch), X, Y): a view if it can be."""
+    return np.broadcast_to(a, batch + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
+
+
+class FlashAttention(Function):
+    """Attention through the flash kernels: saves (q, k, v, out, lse), never the weights.
+
+    The batch dimensions are broadcast and flattened into the kernels' one axis of
+    B = batch x heads here, and the gradients unbroadcast back to each input's shape.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, bias, scale, is_causal):
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+        flat_bias = None if bias is None else _flat_batch(bias, batch)
+        out, lse = kernel("flash_attention_forward")(
+            *(_flat_batch(a, batch) for a in (q, k, v)), flat_bias, scale, is_causal)
+        ctx.save_for_backward(q, k, v, out, lse, flat_bias)
+        ctx.scale, ctx.is_causal = scale, is_causal
+        return out.reshape(batch + out.shape[-2:])
+
+    @staticmethod
+    def backward(ctx, grad):
+        q, k, v, out, lse, bias = ctx.saved_tensors
+        batch = grad.shape[:-2]
+        grads = kernel("flash_attention_backward")(
+            grad.reshape(out.shape), *(_flat_batch(a, batch) for a in (q, k, v)), out, lse,
+            bias, ctx.scale, ctx.is_causal)
+        return tuple(unbroadcast(g.reshape(batch + g.shape[-2:]), a.shape)
+                     if parent is not None else None
+                     for g, a, parent in zip(grads, (q, k, v), ctx.parents))
 
 
 def _mask_bias(attn_mask, is_causal: bool, length: int, source: int,
@@ -135,12 +177,17 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         except ValueError:
             raise RuntimeError(f"{op}: attn_mask of shape {mask_array.shape} does not broadcast "
                                f"to the attention scores' shape {scores_shape}") from None
+    if scale is None:
+        scale = 1 / math.sqrt(q.shape[-1])
+    if dropout_p == 0 and uses_numba("flash_attention_forward") and not (
+            isinstance(attn_mask, Tensor) and attn_mask.requires_grad):
+        bias = None if attn_mask is None else array(_mask_bias(attn_mask, False, length,
+                                                               source, q.data.dtype))
+        return FlashAttention.apply(q, k, v, bias, scale, is_causal)
     bias = _mask_bias(attn_mask, is_causal, length, source, q.data.dtype)
     dropout_mask = None
     if dropout_p > 0:
         keep = default_generator.numpy.random(scores_shape) >= dropout_p
         scale_kept = 0.0 if dropout_p == 1 else 1 / (1 - dropout_p)
         dropout_mask = (keep * scale_kept).astype(q.data.dtype)
-    if scale is None:
-        scale = 1 / math.sqrt(q.shape[-1])
     return ScaledDotProductAttention.apply(q, k, v, bias, scale, dropout_mask)
