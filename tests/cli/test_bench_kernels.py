@@ -40,7 +40,7 @@ def test_plot_writes_a_png_or_says_why_not(tmp_path):
     assert (tmp_path / "k.png").exists() or "matplotlib is not installed" in message
 
 
-@pytest.mark.parametrize("family", ["depthwise"])
+@pytest.mark.parametrize("family", ["attention", "depthwise"])
 def test_quick_run_end_to_end(tmp_path, family):
     out = tmp_path / "k.json"
     done = subprocess.run([sys.executable, "-m", "minigrad.cli", "bench", "kernels", "--quick",

@@ -1,6 +1,11 @@
 """Tests of `kernels/cpu/depthwise.py`: the Numba depthwise convolution against its
 specification, `kernels.reference`, on generated shapes, strides, dilations, paddings, memory
-layouts and gradient flags, plus finite differences of the kernel pair.
+layouts and gradient flags; on MobileNet's narrow planes (the rounded-up row runs, the fused
+3x3 gradient loop, stride 2 on odd sizes, every padding 0..2); with one and two threads; and
+finite differences of the kernel pair.
+
+Tolerances: rtol = atol = 1e-5 in float32 and 1e-12 in float64 on values in [-1, 1] (the
+kernels fuse multiply-adds and reorder the weight gradient's sums, see the module docstring).
 
 Debug a failure as plain Python: `NUMBA_DISABLE_JIT=1 python -m pytest -q tests/kernels -k
 depthwise`.
@@ -10,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -80,6 +86,86 @@ def test_backward_matches_reference(dtype, data):
             assert grad is None
 
 
+def mobilenet_case(size: int, stride: int, padding: int, dtype=np.float32, seed: int = 0):
+    """(xp, weight, grad_out, out_size) for a 3x3 depthwise layer on size x size planes."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (2, 3, size, size)).astype(dtype)
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    out = output_size(size + 2 * padding, 3, stride, 1)
+    weight = rng.uniform(-1, 1, (3, 1, 3, 3)).astype(dtype)
+    grad_out = rng.uniform(-1, 1, (2, 3, out, out)).astype(dtype)
+    return xp, weight, grad_out, (out, out)
+
+
+@pytest.mark.parametrize("size", [14, 15, 16, 17, 28, 29])
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("padding", [0, 1, 2])
+def test_narrow_planes_match_reference(size, stride, padding):
+    """MobileNet's 3x3 layers on narrow planes: rows of 14 (a rounded-up run spills into the
+    next row), of 16 (no spill), odd sizes with stride 2, and every padding."""
+    xp, weight, grad_out, out_size = mobilenet_case(size, stride, padding)
+    strides = (stride, stride)
+    assert_close(depthwise.depthwise_conv2d_forward(xp, weight, strides, (1, 1), out_size),
+                 reference.depthwise_conv2d_forward(xp, weight, strides, (1, 1), out_size),
+                 np.float32)
+    ours = depthwise.depthwise_conv2d_backward(grad_out, xp, weight, strides, (1, 1))
+    theirs = reference.depthwise_conv2d_backward(grad_out, xp, weight, strides, (1, 1))
+    for grad, expected in zip(ours, theirs, strict=True):
+        assert_close(grad, expected, np.float32)
+
+
+@pytest.mark.parametrize("flags", FLAGS[:3])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_fused_gradients_with_one_flag_and_any_layout(flags, layout):
+    """The fused 3x3 gradient loop computes both gradients; asking for one must give it, on
+    inputs in every memory layout."""
+    xp, weight, grad_out, _ = mobilenet_case(14, 1, 1, seed=3)
+    arrays = [make_layout(a, layout) for a in (grad_out, xp, weight)]
+    ours = depthwise.depthwise_conv2d_backward(*arrays, (1, 1), (1, 1), flags)
+    theirs = reference.depthwise_conv2d_backward(grad_out, xp, weight, (1, 1), (1, 1), flags)
+    for wanted, grad, expected in zip(flags, ours, theirs, strict=True):
+        if wanted:
+            assert_close(grad, expected, np.float32)
+        else:
+            assert grad is None
+
+
+def test_thread_count_does_not_change_the_result():
+    """Big enough to run in parallel (above SERIAL_BELOW); planes are independent, so one
+    thread and two give the same bits, and both match the float64 reference."""
+    rng = np.random.default_rng(4)
+    xp = rng.uniform(-1, 1, (4, 32, 66, 66))
+    weight = rng.uniform(-1, 1, (32, 1, 3, 3))
+    grad_out = rng.uniform(-1, 1, (4, 32, 64, 64))
+    assert grad_out.size * 9 >= depthwise.SERIAL_BELOW
+    args = ((1, 1), (1, 1))
+    results = []
+    previous = numba.get_num_threads()
+    try:
+        for threads in sorted({1, min(2, numba.config.NUMBA_NUM_THREADS)}):
+            numba.set_num_threads(threads)
+            results.append((depthwise.depthwise_conv2d_forward(xp, weight, *args, (64, 64)),
+                            *depthwise.depthwise_conv2d_backward(grad_out, xp, weight, *args)))
+    finally:
+        numba.set_num_threads(previous)
+    for ours, theirs in zip(results[0], results[-1], strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    expected = (reference.depthwise_conv2d_forward(xp, weight, *args, (64, 64)),
+                *reference.depthwise_conv2d_backward(grad_out, xp, weight, *args))
+    for ours, theirs in zip(results[0], expected, strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-11, atol=1e-11)
+
+
+def test_empty_output_gives_zero_gradients():
+    xp, weight = np.ones((2, 3, 4, 4)), np.ones((3, 1, 3, 3))
+    out = depthwise.depthwise_conv2d_forward(xp, weight, (1, 1), (1, 1), (0, 2))
+    assert out.shape == (2, 3, 0, 2)
+    grad_xp, grad_w = depthwise.depthwise_conv2d_backward(np.ones((2, 3, 0, 2)), xp, weight,
+                                                          (1, 1), (1, 1))
+    np.testing.assert_array_equal(grad_xp, np.zeros_like(xp))
+    np.testing.assert_array_equal(grad_w, np.zeros_like(weight))
+
+
 def test_non_contiguous_inputs_give_the_contiguous_result():
     rng = np.random.default_rng(0)
     base = rng.standard_normal((2, 6, 9, 11))
@@ -130,6 +216,42 @@ def test_gradients_match_finite_differences(stride, dilation):
             array[index] = saved
             numeric[index] = (above - below) / (2 * step)
         np.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("stride, padding", [(1, 0), (1, 1), (2, 1), (2, 2)])
+def test_depthwise_conv2d_under_numba_passes_gradcheck(stride, padding):
+    """conv2d with groups = C runs these kernels under the "numba" backend; its float64
+    gradients still match central differences."""
+    import minigrad as mg
+    from minigrad.autograd import gradcheck
+    from minigrad.nn import functional as F
+
+    mg.manual_seed(5)
+    x = mg.randn(2, 3, 6, 7, dtype=mg.float64, requires_grad=True)
+    w = mg.randn(3, 1, 3, 3, dtype=mg.float64, requires_grad=True)
+    with mg.use_backend("numba"):
+        assert gradcheck(lambda x, w: F.conv2d(x, w, stride=stride, padding=padding, groups=3),
+                         (x, w))
+
+
+def test_depthwise_conv2d_is_the_same_under_numba_and_numpy():
+    """A MobileNet layer (14 x 14 planes, 3x3, padding 1) in float32: the same output and
+    gradients on both backends."""
+    import minigrad as mg
+    from minigrad.nn import functional as F
+
+    mg.manual_seed(6)
+    x = mg.randn(4, 8, 14, 14, requires_grad=True)
+    w = mg.randn(8, 1, 3, 3, requires_grad=True)
+    results = {}
+    for name in ("numpy", "numba"):
+        x.grad = w.grad = None
+        with mg.use_backend(name):
+            out = F.conv2d(x, w, padding=1, groups=8)
+            (out * out).sum().backward()
+        results[name] = (out.detach().numpy(), x.grad.numpy(), w.grad.numpy())
+    for ours, theirs in zip(results["numba"], results["numpy"], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-4)
 
 
 def test_float16_is_computed_in_float32_and_rounded_once():
