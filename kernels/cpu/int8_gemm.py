@@ -166,7 +166,8 @@ def int8_gemm(a: np.ndarray, b: np.ndarray, a_zero_point: int = 0,
 
     Args:
         a: (M, K) int8 or uint8; b: (K, N) int8 or uint8; any memory layout.
-        a_zero_point, b_zero_point: ints in the range of a's and b's dtype.
+        a_zero_point: int in the range of a's dtype.
+        b_zero_point: int in the range of b's dtype.
 
     Returns:
         (M, N) int32. FLOPs: 2 M N K integer operations. Memory traffic: one read of a and

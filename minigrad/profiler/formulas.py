@@ -39,9 +39,9 @@ import numpy as np
 
 from minigrad.autograd.function import Function
 from minigrad.nn.functional.affine import Linear
-from minigrad.nn.functional.attention import ScaledDotProductAttention
+from minigrad.nn.functional.attention import FlashAttention, ScaledDotProductAttention
 from minigrad.nn.functional.conv import Conv2d
-from minigrad.nn.functional.loss import BinaryCrossEntropyWithLogits, NLLLoss
+from minigrad.nn.functional.loss import BinaryCrossEntropyWithLogits, CrossEntropy, NLLLoss
 from minigrad.nn.functional.normalization import BatchNorm, LayerNorm
 from minigrad.nn.functional.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from minigrad.nn.functional.sparse import Embedding
@@ -216,6 +216,31 @@ def attention_backward_flops(inputs: tuple, out: tuple, needs: tuple) -> int:
     return 4 * scores * (q[-1] + v[-1]) + (5 + 2 * (dropout is not None)) * scores
 
 
+def flash_attention_flops(inputs: tuple, out: tuple) -> int:
+    """As `attention_flops` with no dropout (inputs: q, k, v, bias, scale, is_causal); the
+    causal blocks the kernel skips are counted, as in the reference, so both backends agree
+    (is_causal counts as a mask, 1 per score, as the reference's -inf bias does)."""
+    q, k, v, bias, scale, is_causal = inputs
+    masked = bias if bias is not None else (() if is_causal else None)
+    return attention_flops((q, k, v, masked, scale, None), out)
+
+
+def flash_attention_backward_flops(inputs: tuple, out: tuple, needs: tuple) -> int:
+    """As `attention_backward_flops` with no dropout; the recomputation of P is not counted."""
+    return attention_backward_flops(inputs[:5] + (None,), out, needs)
+
+
+def cross_entropy_flops(inputs: tuple, out: tuple) -> int:
+    """The fused kernel does what log_softmax then nll_loss do: 5 per logit, 2 per row."""
+    rows = numel(inputs[1])
+    return 5 * numel(inputs[0]) + rows * (1 if inputs[3] == "none" else 2)
+
+
+def cross_entropy_backward_flops(inputs: tuple, out: tuple, needs: tuple) -> int:
+    """softmax - target per logit, counted as log_softmax's 4 plus nll's 1 per row."""
+    return 4 * numel(inputs[0]) + numel(inputs[1]) if needs[0] else 0
+
+
 def _softmax_backward(inputs: tuple, out: tuple, needs: tuple) -> int:
     """softmax: y (g - sum(g y)); log_softmax: g - exp(z) sum(g): 4 per element either way."""
     return 4 * numel(out) if needs[0] else 0
@@ -347,6 +372,8 @@ def _build_table() -> None:
     register_flop_formula(Linear, linear_flops, linear_backward_flops)
     register_flop_formula(Conv2d, conv2d_flops, conv2d_backward_flops)
     register_flop_formula(ScaledDotProductAttention, attention_flops, attention_backward_flops)
+    register_flop_formula(FlashAttention, flash_attention_flops, flash_attention_backward_flops)
+    register_flop_formula(CrossEntropy, cross_entropy_flops, cross_entropy_backward_flops)
     register_flop_formula(Softmax, _softmax_flops, _softmax_backward)
     register_flop_formula(LogSoftmax, _softmax_flops, _softmax_backward)
     register_flop_formula(LayerNorm, layer_norm_flops, layer_norm_backward_flops)
