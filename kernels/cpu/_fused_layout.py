@@ -3,12 +3,11 @@ to stay on one thread."""
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
-import numba
 import numpy as np
+
+from kernels.cpu._threads import serial_below
 
 # Below this many elements (4 MB of float32) a call runs on one thread. Such a call takes
 # under a millisecond on one core (a GPT-sized (2048, 384) GELU: 0.6 ms), so two threads
@@ -40,15 +39,6 @@ def as_rows(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=dtype).reshape(shape)  # explicit: C may be 0
 
 
-@contextlib.contextmanager
-def threads_for(elements: int) -> Iterator[None]:
+def threads_for(elements: int):
     """Run the block on one Numba thread when `elements` is below `SERIAL_BELOW`."""
-    if elements >= SERIAL_BELOW:
-        yield
-        return
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+    return serial_below(elements, SERIAL_BELOW)  # read now: tests may change it

@@ -85,7 +85,6 @@ machine) and caches them next to this file (`cache=True`); from the cache, 0.4 s
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numba
@@ -95,6 +94,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from kernels.cpu._threads import serial_below
 from kernels.cpu.depthwise import _compute_dtype
 
 __all__ = ["flash_attention_backward", "flash_attention_forward"]
@@ -475,18 +475,9 @@ def _backward_heads(q2t, q_rows, k, k_rows, v, dout_rows, doutt, out, lse, bias,
 SERIAL_BELOW = 2**26
 
 
-@contextlib.contextmanager
 def _threads_for(work: int):
     """One thread inside the block if `work` (multiply-adds) is below SERIAL_BELOW."""
-    if work >= SERIAL_BELOW:
-        yield
-        return
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+    return serial_below(work, SERIAL_BELOW)  # read now: tests may change it
 
 
 def _contiguous(a: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -65,11 +65,11 @@ caches them on disk next to this file (`cache=True`); later processes load them.
 
 from __future__ import annotations
 
-import contextlib
-
 import numba
 import numpy as np
 from numba import uint64
+
+from kernels.cpu._threads import serial_below
 
 # A row's run is rounded up to a multiple of this many outputs (8 float32 lanes of an AVX2
 # register, two registers of float64), so that it never ends in the scalar remainder loop.
@@ -414,18 +414,9 @@ def _tasks(planes: int) -> int:
 SERIAL_BELOW = 4_000_000
 
 
-@contextlib.contextmanager
 def _threads_for(work: int):
     """Run the block on one Numba thread when `work` (multiply-adds) is below SERIAL_BELOW."""
-    if work >= SERIAL_BELOW:
-        yield
-        return
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+    return serial_below(work, SERIAL_BELOW)  # read now: tests may change it
 
 
 def depthwise_conv2d_forward(xp: np.ndarray, weight: np.ndarray, stride: tuple,

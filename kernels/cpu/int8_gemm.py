@@ -75,9 +75,6 @@ deleted (`rm kernels/cpu/__pycache__/_int8_driver.*`).
 
 from __future__ import annotations
 
-import contextlib
-
-import numba
 import numpy as np
 from numba.core.registry import cpu_target
 
@@ -85,6 +82,7 @@ from kernels.cpu._int8_driver import DEQUANTIZE, INT32, REQUANTIZE, _gemm_tasks
 from kernels.cpu._int8_pack import _pack
 from kernels.cpu._int8_portable import PORTABLE_COLS, PORTABLE_ROWS
 from kernels.cpu._int8_vnni import VNNI_COLS, VNNI_ROWS, _has_vnni
+from kernels.cpu._threads import serial_below
 from kernels.reference.int8_gemm import (
     INT32_RANGE,
     _check_operands,
@@ -108,17 +106,8 @@ to False to run the portable path on a VNNI machine."""
 # -- packing, the product and its epilogue, on the path chosen above --------------------------
 
 
-@contextlib.contextmanager
 def _threads_for(work: int):
-    if work >= SERIAL_BELOW:
-        yield
-        return
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+    return serial_below(work, SERIAL_BELOW)  # read now: tests may change it
 
 
 _UNUSED = np.zeros(0)
