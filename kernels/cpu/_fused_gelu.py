@@ -26,9 +26,15 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from kernels.cpu._fused_layout import compute_dtype, threads_for
+from kernels.cpu._fused_threads import threads_for
+from kernels.cpu._layout import compute_dtype, gradient_dtype
 from kernels.cpu._vector_math import exp, normal_cdf
-from kernels.reference.activation import GELU_TANH_CUBIC, INV_SQRT_2PI, SQRT_2_OVER_PI
+from kernels.reference.activation import (
+    GELU_TANH_CUBIC,
+    INV_SQRT_2PI,
+    SQRT_2_OVER_PI,
+    _check_approximate,
+)
 
 _OPTIONS = {"cache": True, "error_model": "numpy"}
 _MINUS_TWO_K = -2 * SQRT_2_OVER_PI  # e^(-2u) = exp(_MINUS_TWO_K x (1 + 0.044715 x^2))
@@ -73,9 +79,9 @@ def _gelu_backward_flat(g, x, tanh_form, grad):
             grad[i] = g[i] * (normal_cdf(v) + v * inv_sqrt_2pi * exp(-half * v * v))
 
 
-def _check_approximate(op: str, approximate: str) -> bool:
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"{op}: approximate must be 'none' or 'tanh', got {approximate!r}")
+def _is_tanh_form(op: str, approximate: str) -> bool:
+    """Check `approximate` as the reference does; True for "tanh", False for "none"."""
+    _check_approximate(op, approximate)
     return approximate == "tanh"
 
 
@@ -95,7 +101,7 @@ def gelu_forward(x: np.ndarray, approximate: str) -> np.ndarray:
         y of x's shape and dtype. Memory traffic: one read of x, one write of y.
     """
     op = "gelu_forward"
-    tanh_form = _check_approximate(op, approximate)
+    tanh_form = _is_tanh_form(op, approximate)
     flat = _flat(x, compute_dtype(op, x.dtype))
     y = np.empty_like(flat)
     with threads_for(flat.size):
@@ -116,11 +122,8 @@ def gelu_backward(grad_out: np.ndarray, x: np.ndarray, approximate: str) -> np.n
         x, one write.
     """
     op = "gelu_backward"
-    tanh_form = _check_approximate(op, approximate)
-    if np.shape(grad_out) != np.shape(x):
-        raise ValueError(f"{op}: grad_out and x must have one shape, got {np.shape(grad_out)} "
-                         f"and {np.shape(x)}")
-    dtype = compute_dtype(op, np.result_type(grad_out, x))
+    tanh_form = _is_tanh_form(op, approximate)
+    dtype = gradient_dtype(op, grad_out, x, "x")
     g, flat = _flat(grad_out, dtype), _flat(x, dtype)
     grad = np.empty_like(flat)
     with threads_for(flat.size):

@@ -36,7 +36,8 @@ import math
 import numba
 import numpy as np
 
-from kernels.cpu._fused_layout import compute_dtype, threads_for
+from kernels.cpu._fused_threads import threads_for
+from kernels.cpu._layout import compute_dtype
 from kernels.cpu._vector_math import REDUCTION, row_sum, squared_deviation_sum
 
 # row blocks of the backward: enough to keep 64 threads busy; the partial sums cost

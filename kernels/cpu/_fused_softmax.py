@@ -22,7 +22,8 @@ import math
 import numba
 import numpy as np
 
-from kernels.cpu._fused_layout import as_rows, compute_dtype, threads_for
+from kernels.cpu._fused_threads import threads_for
+from kernels.cpu._layout import as_rows, compute_dtype, gradient_dtype
 from kernels.cpu._vector_math import exp, row_dot, row_max, row_sum, sum_exp
 from kernels.reference.softmax import check_class_targets
 
@@ -163,10 +164,7 @@ def _rows_kernel(op: str, rows_kernel, x: np.ndarray) -> np.ndarray:
 
 def _rows_backward(op: str, rows_kernel, grad_out: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Run a backward row kernel on (grad_out, y), both (..., C), like `_rows_kernel`."""
-    if grad_out.shape != y.shape:
-        raise ValueError(f"{op}: grad_out and y must have one shape, got {grad_out.shape} and "
-                         f"{y.shape}")
-    dtype = compute_dtype(op, np.result_type(grad_out, y))
+    dtype = gradient_dtype(op, grad_out, y, "y")
     g_rows, y_rows = as_rows(grad_out, dtype), as_rows(y, dtype)
     grad = np.empty_like(g_rows)
     with threads_for(g_rows.size):
@@ -239,13 +237,8 @@ def cross_entropy_backward(grad_losses: np.ndarray, logits: np.ndarray, target: 
                            ) -> np.ndarray:
     """(softmax(x) - q) dloss per row (see `kernels.reference.cross_entropy_backward`).
 
-    Args:
-        grad_losses: (N,) gradient of each row's loss.
-        logits: (N, C), as in the forward.
-        target: (N,), as in the forward.
-        lse: (N,) float64 from the forward.
-        ignore_index: as in the forward; those rows get gradient 0.
-        label_smoothing: as in the forward.
+    Args: as the reference's: grad_losses (N,), logits (N, C), target (N,), lse (N,) float64
+    from the forward, ignore_index (rows with that target get gradient 0), label_smoothing.
 
     Returns:
         (N, C) of the logits' dtype. Memory traffic: one read of the logits, one write.

@@ -80,9 +80,10 @@ def _exp_for(float_type, int_type, degree: int):
     zero, half, infinity = f(0), f(0.5), f(np.inf)
 
     def impl(t):
-        # clamp first (NaN becomes `lowest`) so that the integer conversion below is defined
-        reduced = t if t > lowest else lowest
-        reduced = reduced if reduced < highest else highest
+        # clamp first (NaN becomes `lowest`) so that the integer conversion below is defined;
+        # written as selects, not max/min, to pin down where a NaN goes
+        reduced = t if t > lowest else lowest  # noqa: FURB136
+        reduced = reduced if reduced < highest else highest  # noqa: FURB136
         n = np.floor(reduced * log2e + half)
         r = reduced - n * ln2_hi - n * ln2_lo
         p = coefficients[0]
@@ -96,7 +97,7 @@ def _exp_for(float_type, int_type, degree: int):
         p = p * int_type((k - k_half + bias) << mantissa_bits).view(float_type)
         p = p if t >= lowest else zero
         p = p if t <= highest else infinity
-        return p if t == t else t  # t != t only for NaN
+        return p if t == t else t  # noqa: PLR0124 (t != t only for NaN)
     return impl
 
 

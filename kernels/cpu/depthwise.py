@@ -57,18 +57,25 @@ float16 inputs are computed in float32 and rounded back once, as
 `kernels.reference.channel_sum` and PyTorch do for half precision. Only float32 and float64
 are compiled (two specialisations per kernel).
 
+The code is in three layers: this module checks the arguments, lays out the planes and
+computes the geometry; `kernels.cpu._depthwise_planes` holds the parallel kernels over
+planes; `kernels.cpu._depthwise_taps` the tap runs inside them.
+
 Debugging: `NUMBA_DISABLE_JIT=1 python -m pytest -q tests/kernels -k depthwise` runs the
 kernels as plain Python, so `print` and `pdb` work inside them and an out-of-range index
 raises instead of reading stray memory. The first call compiles the kernels (seconds) and
-caches them on disk next to this file (`cache=True`); later processes load them.
+caches them on disk next to their modules (`cache=True`); later processes load them. The
+cache does not notice edits to the modules a kernel imports: after changing one of the
+`_depthwise_*.py` files, delete `kernels/cpu/__pycache__/*.nb[ic]`.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import uint64
 
+from kernels.cpu._depthwise_planes import _backward_planes, _forward_planes
+from kernels.cpu._layout import compute_dtype
 from kernels.cpu._threads import serial_below
 
 # A row's run is rounded up to a multiple of this many outputs (8 float32 lanes of an AVX2
@@ -76,283 +83,7 @@ from kernels.cpu._threads import serial_below
 VECTOR = 8
 
 
-# fastmath flags (see "Numerics" above): fused multiply-add everywhere, and reassociation where
-# a loop sums products.
-MULTIPLY_ADD = {"contract"}
-DOT_PRODUCTS = {"contract", "reassoc"}
-
-# -- tap runs: the inner loops, on flattened planes with unsigned indices -----------------------
-# Indices are uint64 because Numba wraps negative signed indices around (x[-1] is the last
-# element); that check on every load turns contiguous vector loads into gathers. Unsigned
-# indices cannot be negative, so the loads stay contiguous. (Mixing uint64 and int64 gives
-# float64 in Numba, hence the explicit `uint64(...)` on constants.)
-
-
-@numba.njit(cache=True, fastmath=MULTIPLY_ADD, inline="always")
-def _nine_taps(src, s, rows, w):
-    """sum_{i, j} w[3 i + j] src[s + rows[i] + j]: one output of a 3x3 tap run. The column
-    offsets are constants, so they become displacements in the load instructions."""
-    a, b, c = s + rows[0], s + rows[1], s + rows[2]
-    one, two = uint64(1), uint64(2)
-    acc = w[0] * src[a]
-    acc += w[1] * src[a + one]
-    acc += w[2] * src[a + two]
-    acc += w[3] * src[b]
-    acc += w[4] * src[b + one]
-    acc += w[5] * src[b + two]
-    acc += w[6] * src[c]
-    acc += w[7] * src[c + one]
-    acc += w[8] * src[c + two]
-    return acc
-
-
-@numba.njit(cache=True, fastmath=MULTIPLY_ADD, inline="always")
-def _nine_tap_run(dst, d0, src, s0, n, rows, w):
-    """One 3x3 tap run: per 8 outputs 9 loads, 9 multiply-adds and one store.
-
-    Args: dst, src 1-D arrays; d0, s0, n uint64; rows 3-tuple of uint64; w 9-tuple.
-    """
-    for t in range(n):
-        dst[d0 + t] = _nine_taps(src, s0 + t, rows, w)
-
-
-@numba.njit(cache=True, fastmath=MULTIPLY_ADD, inline="always")
-def _nine_tap_rows(dst, dst_pitch, src, src_pitch, count, run, last, rows, w):
-    """`_tap_rows` for an undilated 3x3 kernel. All rows but the last have the same length,
-    so LLVM checks once per call, not per row, that dst does not overlap src (which its
-    vectorised loop needs)."""
-    final = count - uint64(1)
-    for row in range(final):
-        _nine_tap_run(dst, row * dst_pitch, src, row * src_pitch, run, rows, w)
-    _nine_tap_run(dst, final * dst_pitch, src, final * src_pitch, last, rows, w)
-
-
-@numba.njit(cache=True, fastmath=MULTIPLY_ADD)
-def _tap_rows(dst, dst_pitch, src, src_pitch, count, run, last, rows, cols, weights):
-    """Tap runs, one per row, for any kernel: for row r < count and t < run (t < last in the
-    last row),
-
-        dst[r dst_pitch + t] = sum_{i, j} weights[i kw + j] src[r src_pitch + rows[i] +
-                               cols[j] + t],
-
-    accumulated tap by tap in dst (in L1): per tap one more load and store than
-    `_nine_tap_rows`. Args: dst, src 1-D arrays; dst_pitch, src_pitch, count >= 1, run, last
-    uint64; rows (kh,), cols (kw,) uint64; weights (kh kw,).
-    """
-    kw = cols.shape[0]
-    final = count - uint64(1)
-    for row in range(count):
-        d0, s0, n = row * dst_pitch, row * src_pitch, run if row < final else last
-        for tap in range(weights.shape[0]):
-            start, w = s0 + rows[tap // kw] + cols[tap % kw], weights[tap]
-            if tap == 0:
-                for t in range(n):
-                    dst[d0 + t] = w * src[start + t]
-            else:
-                for t in range(n):
-                    dst[d0 + t] += w * src[start + t]
-
-
-@numba.njit(cache=True, fastmath=DOT_PRODUCTS)
-def _tap_dots(grad, g0, src, n, rows, cols, sums):
-    """sums[i kw + j] += sum_t grad[g0 + t] src[rows[i] + cols[j] + t] for t < n: the weight
-    gradient's kh kw dot products, tap by tap.
-
-    Args: grad, src 1-D arrays; g0, n uint64; rows (kh,), cols (kw,) uint64; sums (kh kw,).
-    """
-    kw = cols.shape[0]
-    for tap in range(sums.shape[0]):
-        start, total = rows[tap // kw] + cols[tap % kw], sums[tap]
-        for t in range(n):
-            total += grad[g0 + t] * src[start + t]
-        sums[tap] = total
-
-
-@numba.njit(cache=True, fastmath=DOT_PRODUCTS, inline="always")
-def _nine_tap_gradients(grad_in, stuffed, src, both, size, rows, w, sums):
-    """Both gradients of one plane for an undilated 3x3 kernel, in one loop over the plane:
-
-        grad_in[q] = sum_{i, j} w[3 i + j] stuffed[q + rows[i] + j]          for q < size
-        sums[3 i + j] += stuffed[q + rows[2] + 2] src[q + rows[i] + j]       for q < both
-
-    stuffed[q + rows[2] + 2] is the output gradient (`first`), one of the nine loads.
-    Per 8 positions: 18 loads, 18 multiply-adds, one store; nine vector partial sums stay in
-    registers. Args: grad_in, stuffed, src 1-D arrays; both <= size uint64; rows 3-tuple of
-    uint64; w 9-tuple (the flipped kernel); sums (9,).
-    """
-    a, b, c = rows
-    one, two = uint64(1), uint64(2)
-    s0, s1, s2, s3, s4 = sums[0], sums[1], sums[2], sums[3], sums[4]
-    s5, s6, s7, s8 = sums[5], sums[6], sums[7], sums[8]
-    for q in range(both):
-        g = stuffed[q + c + two]
-        grad_in[q] = _nine_taps(stuffed, q, rows, w)
-        s0 += g * src[q + a]
-        s1 += g * src[q + a + one]
-        s2 += g * src[q + a + two]
-        s3 += g * src[q + b]
-        s4 += g * src[q + b + one]
-        s5 += g * src[q + b + two]
-        s6 += g * src[q + c]
-        s7 += g * src[q + c + one]
-        s8 += g * src[q + c + two]
-    sums[0], sums[1], sums[2], sums[3], sums[4] = s0, s1, s2, s3, s4
-    sums[5], sums[6], sums[7], sums[8] = s5, s6, s7, s8
-    _nine_tap_run(grad_in, both, stuffed, both, size - both, rows, w)
-
-
-@numba.njit(cache=True, inline="always")
-def _unit_3x3(rows, cols):
-    """Whether the taps are an undilated 3x3 kernel on unit columns (`_nine_taps`'s case)."""
-    return rows.shape[0] == 3 and cols.shape[0] == 3 and cols[1] == 1 and cols[2] == 2
-
-
-@numba.njit(cache=True, inline="always")
-def _nine(a):
-    """The 9 weights of a 3x3 kernel as a tuple: scalars in registers, not loads."""
-    return a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8]
-
-
-# -- the parallel kernels: one plane at a time -------------------------------------------------
-
-
-@numba.njit(cache=True, fastmath=False)
-def _subsample(dense, pitch, out, out_h, out_w, step):
-    """out[y OW + x] = dense[y pitch + step x]: every step-th column of the dense rows. The
-    stride 2 loop has a constant step, which LLVM vectorises with shuffles."""
-    two = uint64(2)
-    for y in range(uint64(out_h)):
-        d, s = y * uint64(out_w), y * uint64(pitch)
-        if step == 2:
-            for x in range(uint64(out_w)):
-                out[d + x] = dense[s + two * x]
-        else:
-            for x in range(uint64(out_w)):
-                out[d + x] = dense[s + uint64(step) * x]
-
-
-@numba.njit(parallel=True, cache=True, fastmath=MULTIPLY_ADD)
-def _forward_planes(xp, weights, rows, cols, geometry, tasks, out):
-    """out[p, y OW + x] = sum_{i, j} weights[p % C, i kw + j] xp[p, sh y Wp + rows[i] +
-    cols[j] + sw x].
-
-    Loop order: prange over tasks (chunks of planes) > planes > output rows (one tap run
-    each, see the module docstring) > outputs of the run (vectorised) > taps (unrolled for
-    3x3). For sw = 1 the runs write the output directly, rounded up to `run` outputs; the
-    spill of a plane's last row lands in the next plane's first row, which the same task
-    computes next, so only a task's very last row runs exactly OW. For sw > 1 the runs
-    compute dense rows (every column, (OW - 1) sw + 1 of them) into a scratch and
-    `_subsample` keeps every sw-th: sw times the multiply-adds, but contiguous loads.
-
-    Args: xp (P, Hp Wp) C-contiguous; weights (C, kh kw); rows (kh,), cols (kw,) uint64 tap
-    offsets (i dh Wp, j dw); geometry (Wp, OH, OW, sh, sw, run), run = the run length of
-    every row but the last (for sw > 1, of the dense rows, and their pitch); tasks = number
-    of chunks; out (P, OH OW), written in full.
-    Memory traffic: one read of xp, one write of out. FLOPs: 2 P OH OW kh kw (times sw).
-    """
-    width, out_h, out_w, sh, sw, run = geometry
-    planes, channels = xp.shape[0], weights.shape[0]
-    step, dense_last = uint64(sh * width), uint64((out_w - 1) * sw + 1)
-    unit = _unit_3x3(rows, cols)
-    offsets = (rows[0], rows[1], rows[2]) if unit else (uint64(0), uint64(0), uint64(0))
-    flat_in, flat_out = xp.reshape(xp.size), out.reshape(out.size)
-    plane_in, plane_out = xp.shape[1], out.shape[1]
-    for task in numba.prange(tasks):
-        dense = np.empty(out_h * run if sw > 1 else 0, dtype=xp.dtype)
-        end = (task + 1) * planes // tasks
-        for p in range(task * planes // tasks, end):
-            if sw == 1 and unit:
-                last = run if p + 1 < end else out_w
-                _nine_tap_rows(flat_out[p * plane_out:], uint64(out_w), flat_in[p * plane_in:],
-                               step, uint64(out_h), uint64(run), uint64(last), offsets,
-                               _nine(weights[p % channels]))
-            elif sw == 1:
-                _tap_rows(out[p], uint64(out_w), xp[p], step, uint64(out_h), uint64(run),
-                          uint64(out_w), rows, cols, weights[p % channels])
-            else:
-                if unit:
-                    _nine_tap_rows(dense, uint64(run), xp[p], step, uint64(out_h),
-                                   uint64(run), dense_last, offsets,
-                                   _nine(weights[p % channels]))
-                else:
-                    _tap_rows(dense, uint64(run), xp[p], step, uint64(out_h), uint64(run),
-                              dense_last, rows, cols, weights[p % channels])
-                _subsample(dense, run, out[p], out_h, out_w, sw)
-
-
-@numba.njit(cache=True, fastmath=False)
-def _stuff(g, out_h, out_w, first, row_step, step, stuffed):
-    """stuffed[first + y row_step + step x] = g[y OW + x]; a plain row copy for step = 1."""
-    width, start = uint64(out_w), uint64(first)
-    for y in range(uint64(out_h)):
-        src, dst = y * width, start + y * uint64(row_step)
-        if step == 1:
-            for x in range(width):
-                stuffed[dst + x] = g[src + x]
-        else:
-            for x in range(width):
-                stuffed[dst + uint64(step) * x] = g[src + x]
-
-
-@numba.njit(parallel=True, cache=True, fastmath=DOT_PRODUCTS)
-def _backward_planes(grad_out, xp, flipped, rows, cols, geometry, want_input, want_weight,
-                     tasks, grad_xp, weight_partials):
-    """Both gradients of a plane from one scratch plane `stuffed` (see the module docstring):
-
-        stuffed[first + sh y Wp + sw x] = grad_out[p, y OW + x], 0 elsewhere
-        grad_xp[p, q]               = sum_{i, j} flipped[c, i kw + j] stuffed[q + rows[i] + cols[j]]
-        weight_partials[p, i kw + j] = sum_q stuffed[first + q] xp[p, q + rows[i] + cols[j]]
-
-    with rows[i] = i dh Wp, cols[j] = j dw, first = rows[-1] + cols[-1]. Only the grad_out
-    positions of `stuffed` are rewritten per plane, so it is zeroed once per task.
-    Loop order: prange over tasks > planes > (copy g in; one loop over the flat plane for
-    both gradients, vectorised, taps unrolled for 3x3).
-
-    Args: grad_out (P, OH OW); xp (P, Hp Wp); flipped (C, kh kw), each kernel reversed;
-    rows (kh,), cols (kw,) uint64; geometry (Hp, Wp, OH, OW, sh, sw, rows of stuffed);
-    grad_xp (P, Hp Wp) written in full if want_input; weight_partials (P, kh kw), zeros in,
-    the sums out, if want_weight (either may be an unused empty array when its flag is off).
-    Memory traffic: one read of grad_out, one read of xp if want_weight, one write of grad_xp
-    if want_input. FLOPs: 2 kh kw P Hp Wp (input) and 2 kh kw P ((OH - 1) sh + 1) Wp
-    (weight): each 2 kh kw P OH OW, plus the padding border, for stride 1.
-    """
-    height, width, out_h, out_w, sh, sw, stuffed_rows = geometry
-    planes, channels = xp.shape[0], flipped.shape[0]
-    first = rows[rows.shape[0] - 1] + cols[cols.shape[0] - 1]
-    both = uint64((out_h - 1) * sh * width + (out_w - 1) * sw + 1)
-    size = uint64(height * width)
-    unit = _unit_3x3(rows, cols)
-    offsets = (rows[0], rows[1], rows[2]) if unit else (uint64(0), uint64(0), uint64(0))
-    for task in numba.prange(tasks):
-        stuffed = np.zeros(stuffed_rows * width, dtype=xp.dtype)
-        # the fused 3x3 loop makes both gradients; the one not asked for goes here
-        unused_input = np.empty(height * width if unit and not want_input else 0, xp.dtype)
-        unused_sums = np.zeros(9 if unit and not want_weight else 0, xp.dtype)
-        for p in range(task * planes // tasks, (task + 1) * planes // tasks):
-            _stuff(grad_out[p], out_h, out_w, first, sh * width, sw, stuffed)
-            if unit:
-                _nine_tap_gradients(grad_xp[p] if want_input else unused_input, stuffed,
-                                    xp[p], both, size, offsets, _nine(flipped[p % channels]),
-                                    weight_partials[p] if want_weight else unused_sums)
-                continue
-            if want_input:
-                _tap_rows(grad_xp[p], size, stuffed, size, uint64(1), size, size, rows, cols,
-                          flipped[p % channels])
-            if want_weight:
-                _tap_dots(stuffed, first, xp[p], both, rows, cols, weight_partials[p])
-
-
 # -- layout and geometry ----------------------------------------------------------------------
-
-
-def _compute_dtype(op: str, dtype: np.dtype) -> np.dtype:
-    """The dtype the kernels compute in: the input's, except float16 -> float32."""
-    if dtype == np.float16:
-        return np.dtype(np.float32)
-    if dtype in (np.float32, np.float64):
-        return np.dtype(dtype)
-    raise ValueError(f"{op}: dtype {dtype} is not supported; expected float16, float32 or "
-                     f"float64")
 
 
 def _check_geometry(op: str, xp: np.ndarray, weight: np.ndarray, stride: tuple,
@@ -441,7 +172,7 @@ def depthwise_conv2d_forward(xp: np.ndarray, weight: np.ndarray, stride: tuple,
             float16/32/64, a stride or dilation below 1, or an xp too small for out_size.
     """
     op = "depthwise_conv2d_forward"
-    dtype = _compute_dtype(op, xp.dtype)
+    dtype = compute_dtype(op, xp.dtype)
     _check_geometry(op, xp, weight, stride, dilation, out_size)
     n, c, height, width = xp.shape
     (sh, sw), (dh, dw) = tuple(map(int, stride)), tuple(map(int, dilation))
@@ -485,7 +216,7 @@ def depthwise_conv2d_backward(grad_out: np.ndarray, xp: np.ndarray, weight: np.n
         ValueError: as the forward, or a grad_out that is not 4-D with xp's (N, C).
     """
     op = "depthwise_conv2d_backward"
-    dtype = _compute_dtype(op, xp.dtype)
+    dtype = compute_dtype(op, xp.dtype)
     if grad_out.ndim != 4 or grad_out.shape[:2] != xp.shape[:2]:
         raise ValueError(f"{op}: expected a 4-D grad_out with the input's (N, C) = "
                          f"{xp.shape[:2]}, got shape {grad_out.shape}")

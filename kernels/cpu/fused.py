@@ -16,8 +16,10 @@ The kernels live in private modules, one per family:
 - `_fused_gelu`: GELU, elementwise;
 - `_vector_math`: the exp, erfc and row reductions their inner loops share, written so that
   LLVM vectorises them (Numba's `math.exp` is a library call per element);
-- `_fused_layout`: the compute dtype (float16 runs in float32), the row layout and the
-  one-thread threshold for small calls.
+- `_fused_threads`: the one-thread threshold for small calls.
+
+The compute dtype (float16 runs in float32) and the row layout come from `_layout`, shared
+with the depthwise and attention wrappers.
 
 Debugging: `NUMBA_DISABLE_JIT=1 python -m pytest -q tests/kernels -k fused` runs the kernels
 as plain Python (`print` and `pdb` work; an out-of-range index raises). The first call
@@ -36,6 +38,15 @@ from kernels.cpu._fused_softmax import (
     softmax_forward,
 )
 
-__all__ = ["softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward",
-           "cross_entropy_forward", "cross_entropy_backward", "layer_norm_forward",
-           "layer_norm_backward", "gelu_forward", "gelu_backward"]
+__all__ = [
+    "cross_entropy_backward",
+    "cross_entropy_forward",
+    "gelu_backward",
+    "gelu_forward",
+    "layer_norm_backward",
+    "layer_norm_forward",
+    "log_softmax_backward",
+    "log_softmax_forward",
+    "softmax_backward",
+    "softmax_forward",
+]

@@ -51,9 +51,11 @@ Measured on one core (CPU time, the VM being shared): 143, 154 and 152 GFLOP/s a
 1024^3 and 2048^3, 0.82, 0.91 and 0.89x OpenBLAS sgemm in the same runs; the micro-kernel
 alone, its operands in L1, 175-200 GFLOP/s.
 
-What it took to make LLVM emit that micro-kernel (`inspect_asm`; tests/kernels/test_matmul.py
-checks it: 4 vmovups, 6 vbroadcastss and 24 vfmadd231ps on zmm registers per k step, no
-stack access in the loop):
+The micro-kernel and the packing are in `kernels.cpu._matmul_packed`, the register tile in
+`kernels.cpu._register_tile` (shared with FlashAttention's micro-kernel). What it took to
+make LLVM emit that micro-kernel (`inspect_asm`; tests/kernels/test_matmul.py checks it: 4
+vmovups, 6 vbroadcastss and 24 vfmadd231ps on zmm registers per k step, no stack access in
+the loop):
 - the tile is a stack array (`_register_tile`, an LLVM alloca), not `np.zeros`: LLVM must
   assume a heap array may alias C or the panels, keeps it in memory, and the loop stayed
   scalar (9 GFLOP/s);
@@ -82,79 +84,41 @@ threads.
 
 float32 and float64 (other dtypes: TypeError). Debug as plain Python with
 `NUMBA_DISABLE_JIT=1` (the tile is then `np.zeros`); the first call compiles the kernels
-(about 15 s for both dtypes) and caches them next to this file (`cache=True`).
+(about 15 s for both dtypes) and caches them next to this file (`cache=True`). The cache
+does not notice edits to the modules a kernel imports: after changing `_matmul_packed.py`
+or `_register_tile.py`, delete `kernels/cpu/__pycache__/*.nb[ic]`.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic, overload
 
-from kernels.cpu.depthwise import _threads_for
+from kernels.cpu._matmul_packed import (
+    _CONTRACT,
+    KC,
+    MC,
+    NC_BYTES,
+    _micro_kernel,
+    _pack_a,
+    _pack_b,
+    _tile_shape,
+)
+from kernels.cpu._threads import serial_below
 from kernels.reference.matmul import check_operands
 
-__all__ = ["matmul_naive", "matmul_ikj", "matmul_blocked", "matmul", "batched_matmul"]
+__all__ = ["batched_matmul", "matmul", "matmul_blocked", "matmul_ikj", "matmul_naive"]
 
-# -- the blocking parameters --------------------------------------------------------------------
-
-# (MR, NR) by itemsize: the register tile, MR NR / lanes accumulators (24 zmm registers)
-TILES = {4: (6, 64), 8: (4, 48)}
-KC = 512  # depth of a packed block: a B sliver holds KC NR numbers, an A panel KC MR
-MC = 120  # rows of a packed A block (a multiple of both MRs): 240 KB of float32, in L2
-NC_BYTES = 4096  # bytes of a row of a packed B block: 1024 float32 columns, 2 MB at KC = 512
-
-_CONTRACT = {"contract"}  # fast-math flags: fuse multiply-adds, nothing else
+# Below this many multiply-adds a call runs on one thread: such a product takes about 50 us
+# on one core (150 GFLOP/s), too little to split. 4 M is the depthwise kernels' threshold
+# (`kernels.cpu.depthwise.SERIAL_BELOW`, measured inside a training step); it has not been
+# measured for the products on their own.
+SERIAL_BELOW = 4_000_000
 
 
-def _tile_shape(dtype) -> tuple:
-    """(MR, NR) of the register tile for `dtype`, a compile-time constant in Numba code."""
-    return TILES[np.dtype(dtype).itemsize]
-
-
-@overload(_tile_shape, inline="always")
-def _tile_shape_compiled(dtype):
-    shape = TILES[dtype.dtype.bitwidth // 8]
-    return lambda dtype: shape
-
-
-@intrinsic
-def _stack_tile_pointer(typingctx, dtype):
-    """A pointer to MR x NR uninitialised numbers of `dtype` on the caller's stack (an LLVM
-    alloca), and the caller compiled for 512-bit vectors (see the module docstring)."""
-    element = dtype.dtype
-    rows, columns = TILES[element.bitwidth // 8]
-
-    def codegen(context, builder, signature, args):
-        # llvmlite only accepts LLVM's built-in attribute names; a string attribute is
-        # written into the IR as it is, which is what this one has to be
-        set.add(builder.function.attributes, '"prefer-vector-width"="512"')
-        return cgutils.alloca_once(builder, context.get_value_type(element),
-                                   size=rows * columns)
-
-    return types.CPointer(element)(dtype), codegen
-
-
-def _register_tile(dtype) -> np.ndarray:
-    """A zeroed (MR, NR) array of `dtype` for the micro-kernel's accumulators: on the stack
-    of the (inlined) caller in Numba code, so that LLVM can keep it in registers."""
-    return np.zeros(_tile_shape(dtype), dtype)
-
-
-@overload(_register_tile, inline="always")
-def _register_tile_compiled(dtype):
-    rows, columns = TILES[dtype.dtype.bitwidth // 8]
-
-    def impl(dtype):
-        tile = numba.carray(_stack_tile_pointer(dtype), (rows, columns))
-        for i in range(rows):
-            for j in range(columns):
-                tile[i, j] = 0
-        return tile
-
-    return impl
+def _threads_for(work: int):
+    """Run the block on one Numba thread when `work` (multiply-adds) is below SERIAL_BELOW."""
+    return serial_below(work, SERIAL_BELOW)  # read now: tests may change it
 
 
 # -- step 1 and 2: the textbook loops -------------------------------------------------------------
@@ -191,102 +155,7 @@ def _ikj_loops(a, b, c):
                 c_row[j] += a_ip * b_row[j]
 
 
-# -- step 3: packing, the micro-kernel, the macro-kernel --------------------------------------
-
-
-@numba.njit(cache=True, fastmath=_CONTRACT)
-def _micro_kernel(depth, a_panel, b_panel, c, row, col, rows, cols, accumulate):
-    """c[row:row+rows, col:col+cols] (+)= the first rows x cols of panel @ sliver.
-
-    The MR x NR tile of accumulators lives in registers for all `depth` k steps; per step
-    MR + NR loads and MR NR multiply-adds. Stored (added if `accumulate`, else written) once
-    at the end; a full tile with constant bounds, so the store is vectorised too.
-
-    Args: depth <= KC; a_panel: the packed A panel, a_panel[p MR + i] = A[row + i, k0 + p];
-    b_panel: the packed B sliver, b_panel[p NR + j] = B[k0 + p, col + j]; c (M, N).
-    """
-    tile = _register_tile(c.dtype)
-    mr, nr = tile.shape
-    for p in range(depth):
-        a_column = a_panel[p * mr:(p + 1) * mr]
-        b_row = b_panel[p * nr:(p + 1) * nr]
-        for i in range(mr):
-            a_ip = a_column[i]
-            for j in range(nr):
-                tile[i, j] += a_ip * b_row[j]
-    if rows == mr and cols == nr:
-        _store_tile(tile, c, row, col, mr, nr, accumulate)
-    else:
-        _store_tile(tile, c, row, col, rows, cols, accumulate)
-
-
-@numba.njit(inline="always")
-def _store_tile(tile, c, row, col, rows, cols, accumulate):
-    """c[row + i, col + j] (+)= tile[i, j] for i < rows, j < cols (row slices: contiguous)."""
-    for i in range(rows):
-        c_row = c[row + i, col:col + cols]
-        if accumulate:
-            for j in range(cols):
-                c_row[j] += tile[i, j]
-        else:
-            for j in range(cols):
-                c_row[j] = tile[i, j]
-
-
-@numba.njit(cache=True)
-def _pack_a(a, a_transposed, row0, rows, k0, depth, out):
-    """Copy the block A[row0:row0+rows, k0:k0+depth] into MR-row panels, zero-padded:
-    out[(i // MR) depth MR + p MR + i % MR] = A[row0 + i, k0 + p].
-
-    `a` is A (M, K) C-contiguous, or, if `a_transposed`, A^T (K, M) C-contiguous; either way
-    the reads run along a contiguous row. Traffic: one read and one write of the block.
-    """
-    mr = _tile_shape(out.dtype)[0]
-    for panel in range((rows + mr - 1) // mr):
-        base = panel * depth * mr
-        first = row0 + panel * mr
-        height = min(mr, row0 + rows - first)
-        if a_transposed:
-            for p in range(depth):
-                source = a[k0 + p, first:first + height]
-                for i in range(height):
-                    out[base + p * mr + i] = source[i]
-                for i in range(height, mr):
-                    out[base + p * mr + i] = 0
-        else:
-            for i in range(height):
-                source = a[first + i, k0:k0 + depth]
-                for p in range(depth):
-                    out[base + p * mr + i] = source[p]
-            for i in range(height, mr):
-                for p in range(depth):
-                    out[base + p * mr + i] = 0
-
-
-@numba.njit(cache=True)
-def _pack_b(b, b_transposed, k0, depth, col0, cols, out):
-    """Copy the block B[k0:k0+depth, col0:col0+cols] into slivers of NR columns, zero-padded:
-    out[(s depth + p) NR + j] = B[k0 + p, col0 + s NR + j].
-
-    `b` is B (K, N) C-contiguous, or, if `b_transposed`, B^T (N, K) C-contiguous (then a
-    sliver row gathers NR numbers from NR rows of B^T, whose cache lines stay in L1 for the
-    next 15 k steps). Traffic: one read and one write of the block.
-    """
-    nr = _tile_shape(out.dtype)[1]
-    for sliver in range((cols + nr - 1) // nr):
-        start = col0 + sliver * nr
-        width = min(nr, col0 + cols - start)
-        for p in range(depth):
-            target = out[(sliver * depth + p) * nr:(sliver * depth + p + 1) * nr]
-            if b_transposed:
-                for j in range(width):
-                    target[j] = b[start + j, k0 + p]
-            else:
-                source = b[k0 + p, start:start + width]
-                for j in range(width):
-                    target[j] = source[j]
-            for j in range(width, nr):
-                target[j] = 0
+# -- step 3 and 4: the loop nest around the micro-kernel (`kernels.cpu._matmul_packed`) --------
 
 
 @numba.njit(cache=True)

@@ -1,6 +1,7 @@
-"""FlashAttention kernels (`kernels/cpu/attention.py`) against their NumPy specification
-(`kernels.reference.flash_attention_forward/backward`), and `F.scaled_dot_product_attention`
-under the "numba" backend (which routes through them) against the "numpy" backend.
+"""FlashAttention kernels (`kernels/cpu/attention.py` and its `_flash_*.py` modules) against their
+NumPy specification (`kernels.reference.flash_attention_forward/backward`), and
+`F.scaled_dot_product_attention` under the "numba" backend (which routes through them) against
+the "numpy" backend.
 
 Shapes include T = 1, primes and sizes on both sides of the 64-row and 64-key blocks;
 L != S; causal and not; additive masks with -inf entries, whole rows of them; the memory
@@ -17,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import llvmlite.binding as llvm
 import numba
 import numpy as np
 import pytest
@@ -26,7 +28,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 import minigrad.nn.functional as F
 from kernels import reference
-from kernels.cpu import attention
+from kernels.cpu import _flash_tiles, attention
 from minigrad.autograd import gradcheck
 from tests.strategies import LAYOUTS, make_layout
 
@@ -170,7 +172,7 @@ def test_float16_is_computed_in_float32_and_rounded_once():
 
 
 def test_exp2_polynomial_is_accurate_and_flushes_to_zero():
-    exp2 = numba.njit(lambda x: attention._exp2(x))
+    exp2 = numba.njit(lambda x: _flash_tiles._exp2(x))
     x = np.linspace(-126, 0, 200_001, dtype=np.float32)
     ours = np.array([exp2(value) for value in x[::100]], dtype=np.float64)
     exact = np.exp2(x[::100].astype(np.float64))
@@ -178,6 +180,22 @@ def test_exp2_polynomial_is_accurate_and_flushes_to_zero():
     assert exp2(np.float32(0.0)) == 1.0 and exp2(np.float32(-1.0)) == 0.5
     assert exp2(np.float32(-127.0)) == 0.0 and exp2(np.float32(-np.inf)) == 0.0
     assert exp2(-3.5) == 2.0 ** -3.5  # float64: exact pow
+
+
+@pytest.mark.skipif(not llvm.get_host_cpu_features().get("avx512f", False),
+                    reason="the register tile is sized for AVX-512's 32 zmm registers")
+def test_micro_kernel_keeps_its_tile_in_zmm_registers():
+    """The 6 x 64 float32 tile (`kernels.cpu._register_tile`, shared with the matmul
+    micro-kernel) lives in 24 zmm registers: one depth step is 24 packed FMAs, with no
+    stack access between them. Cached code has no assembly, so it is compiled afresh."""
+    fresh = numba.njit(fastmath={"contract"})(_flash_tiles._micro_kernel.py_func)
+    flat, c = np.zeros(4096, np.float32), np.zeros((8, 64), np.float32)
+    fresh(flat, 0, 64, 1, flat, 0, 64, 4, c, 0, 0, 6, 64, False)
+    assembly = fresh.inspect_asm(fresh.signatures[0])
+    fmas = [line for line in assembly.splitlines() if line.strip().startswith("vfmadd231ps")]
+    assert len(fmas) == 24 and all("zmm" in line for line in fmas)
+    start = assembly.index(fmas[0])
+    assert "rsp" not in assembly[start:assembly.index(fmas[-1], start)]
 
 
 def test_bad_arguments_are_specific_errors():

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from kernels import reference
 from kernels.cpu import _fused_gelu, _fused_norm, _fused_softmax, fused
 from kernels.cpu import _vector_math as vector_math
-from kernels.cpu._fused_layout import SERIAL_BELOW
+from kernels.cpu._fused_threads import SERIAL_BELOW
 from tests.strategies import LAYOUTS, make_layout
 
 TOLERANCE = {np.float32: 1e-5, np.float64: 1e-12}

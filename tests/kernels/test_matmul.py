@@ -1,7 +1,8 @@
-"""Tests of `kernels/cpu/matmul.py`: every step of the matmul progression against exact
-products and against its specification, `kernels.reference`, on sizes that hit every edge of
-the blocking (1, primes, one below and above each tile and block size), on every memory
-layout, plus thread-count independence, the batched kernel, errors, and the generated code.
+"""Tests of `kernels/cpu/matmul.py` (and `_matmul_packed.py`, its micro-kernel and packing): every
+step of the matmul progression against exact products and against its specification,
+`kernels.reference`, on sizes that hit every edge of the blocking (1, primes, one below and
+above each tile and block size), on every memory layout, plus thread-count independence, the
+batched kernel, errors, and the generated code.
 
 Tolerance (every kernel, both dtypes): a computed product obeys |C - A B| <= gamma_K |A| |B|
 elementwise, gamma_K = K eps / (1 - K eps), for any order of summation (Higham, "Accuracy and
@@ -27,8 +28,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernels import reference
+from kernels.cpu import _matmul_packed
 from kernels.cpu import matmul as cpu
-from kernels.cpu.depthwise import SERIAL_BELOW
 from tests.strategies import LAYOUTS, make_layout
 
 STEPS = [cpu.matmul_naive, cpu.matmul_ikj, cpu.matmul_blocked, cpu.matmul]
@@ -92,7 +93,7 @@ def test_parallel_result_does_not_depend_on_the_threads(layouts, m, k, n):
     (every shape is above `SERIAL_BELOW`, so that the parallel kernel really splits). A is
     scaled by 2^t for t threads, which scales C exactly, so that an entry the kernel missed
     cannot pass by holding the previous call's result in reused memory."""
-    assert m * k * n >= SERIAL_BELOW
+    assert m * k * n >= cpu.SERIAL_BELOW
     a, b = operands(3, (m, k), (k, n), np.float32, layouts)
     one_thread = cpu.matmul_blocked(a, b)
     previous = numba.get_num_threads()
@@ -155,8 +156,9 @@ def test_bad_operands_are_specific_errors():
                                                 (np.float64, "vfmadd231pd")])
 def test_micro_kernel_is_packed_fma_on_zmm_registers(dtype, instruction):
     """The MR x NR accumulators live in 24 zmm registers: one k step is 24 packed FMAs (and
-    no spill of an accumulator to the stack between them)."""
-    fresh = numba.njit(fastmath={"contract"})(cpu._micro_kernel.py_func)  # cached code has no asm
+    no spill of an accumulator to the stack between them). Cached code has no assembly, so
+    the micro-kernel is compiled afresh."""
+    fresh = numba.njit(fastmath={"contract"})(_matmul_packed._micro_kernel.py_func)
     panel = np.zeros(4096, dtype)
     fresh(4, panel, panel, np.zeros((8, 64), dtype), 0, 0, 1, 1, False)
     assembly = fresh.inspect_asm(fresh.signatures[0])
