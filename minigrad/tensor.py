@@ -187,11 +187,13 @@ class Tensor:
         grads = run_backward([self], [grad], retain_graph, inputs=inputs)
         for t, g in zip(inputs, grads):
             if g is not None:
-                t._accumulate_grad(g)
+                t._accumulate_grad(g, hooks_ran=True)  # run_backward applied the hooks
 
-    def _accumulate_grad(self, grad: np.ndarray) -> None:
-        """Leaf end of the chain rule: hooks, then `.grad += grad`, then post-accumulate hooks."""
-        grad = self._run_leaf_hooks(grad)
+    def _accumulate_grad(self, grad: np.ndarray, hooks_ran: bool = False) -> None:
+        """Leaf end of the chain rule: hooks (unless `hooks_ran`), then `.grad += grad`, then
+        post-accumulate hooks."""
+        if not hooks_ran:
+            grad = self._run_leaf_hooks(grad)
         if self.grad is None:
             # Own the array: backward may hand the same array to several leaves, or a read-only
             # broadcast view; in-place updates of one .grad must never show up in another.

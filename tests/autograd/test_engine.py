@@ -293,3 +293,15 @@ def test_a_function_without_backward_names_itself():
     x = mg.tensor([1.0], requires_grad=True)
     with pytest.raises(NotImplementedError, match="NoBackward: backward is abstract"):
         NoBackward.apply(x).sum().backward()
+
+
+def test_backward_inputs_runs_each_leaf_hook_once():
+    # PyTorch: x.grad == 6 (hook doubles 3 once); the hooks used to run twice here, giving 12
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    calls = []
+    x.register_hook(lambda g: calls.append(1) or g * 2)
+    seen = []
+    x.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.data.copy()))
+    (x * 3).sum().backward(inputs=[x])
+    np.testing.assert_array_equal(x.grad.data, [6.0, 6.0])
+    assert len(calls) == 1 and len(seen) == 1
