@@ -13,6 +13,9 @@ without recursion (a chain of 100,000 ops must not overflow Python's stack):
 
 For `autograd.grad(outputs, inputs)` the walk only runs the nodes that lie on a path to one of
 the inputs (`_nodes_leading_to`), and stops there: the rest of the graph is left untouched.
+
+A hook that must act once the whole pass is over (DistributedDataParallel waiting for its last
+all-reduce) queues a callback with `queue_callback`; the walk runs the callbacks at its end.
 """
 
 from __future__ import annotations
@@ -21,6 +24,27 @@ import numpy as np
 
 from minigrad.autograd.function import DEBUG, Function, _op_observers, freed_graph_error
 from minigrad.autograd.grad_mode import _GradMode
+
+# One list per backward pass in progress (a hook may start a nested pass): the callbacks queued
+# during that pass, run when its walk is over.
+_pass_callbacks: list[list] = []
+
+
+def queue_callback(callback) -> None:
+    """Run `callback()` once the backward pass now running has finished its walk.
+
+    PyTorch's `Variable._execution_engine.queue_callback`: for a hook that must act after every
+    gradient of the pass has arrived (DDP waits for its last buckets there). Callbacks run in
+    the order they were queued, after the last leaf's `.grad` was written, with grad mode off;
+    one queued by a callback runs in the same pass. If the walk raises, none runs.
+
+    Raises:
+        RuntimeError: no backward pass is running (call it from a hook during backward).
+    """
+    if not _pass_callbacks:
+        raise RuntimeError("queue_callback: no backward pass is running; call it from a hook "
+                           "while backward runs")
+    _pass_callbacks[-1].append(callback)
 
 
 def _count_consumers(roots, consumers=None) -> dict:
@@ -96,6 +120,8 @@ def run_backward(outputs, grads, retain_graph: bool = False, inputs=None):
 
     previous_mode = _GradMode.enabled
     _GradMode.enabled = False  # hooks and gradient arithmetic must not build a graph
+    callbacks = []
+    _pass_callbacks.append(callbacks)
     try:
         while ready:
             node = ready.pop()
@@ -143,7 +169,10 @@ def run_backward(outputs, grads, retain_graph: bool = False, inputs=None):
                 counts[k] -= 1
                 if counts[k] == 0:
                     ready.append(p)
+        while callbacks:  # not a for loop: a callback may queue another
+            callbacks.pop(0)()
     finally:
+        _pass_callbacks.pop()
         _GradMode.enabled = previous_mode
     if inputs is not None:
         return [captured.get(_graph_key(t)) for t in inputs]

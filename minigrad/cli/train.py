@@ -16,6 +16,15 @@ What makes `--resume` continue bit-identically to an uninterrupted run: the chec
 the model's and the optimizer's state, the scheduler's position, the epoch, and minigrad's
 global random state as it was at the end of the epoch. Every random draw of training (the
 epoch's shuffle, dropout) comes from that generator, so restoring it replays the same draws.
+
+`--ddp` (data parallel, under `mpirun -n P`): the model is wrapped in
+`DistributedDataParallel`, each rank reads its own shard of every epoch's permutation
+(`DistributedSampler`, `set_epoch` each epoch) in batches of `--batch-size`, so one step
+sees P x batch-size samples (the effective batch size, printed and written to metrics.json).
+Every rank draws dropout from its own stream, reseeded from (seed, epoch, rank) at each epoch
+start, which keeps resume deterministic. Rank 0 alone prints, evaluates (while the other
+ranks wait at the next all-reduce) and writes files; the epoch's train loss and throughput
+are summed over the ranks, `step_losses` are rank 0's.
 """
 
 from __future__ import annotations
@@ -24,8 +33,10 @@ import argparse
 import json
 import math
 import time
+from itertools import islice
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 import minigrad as mg
@@ -33,6 +44,7 @@ from minigrad import optim
 from minigrad.cli.errors import CommandError
 from minigrad.cli.recipes import Hyper, Recipe, fast_mode, get_recipe
 from minigrad.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+from minigrad.utils.data import DataLoader, DistributedSampler
 
 CHECKPOINT_NAME = "last.ckpt"
 CHECKPOINT_FORMAT = "minigrad-train-v1"
@@ -63,15 +75,56 @@ def make_scheduler(optimizer: optim.Optimizer, total_steps: int, warmup_fraction
     ], milestones=[warmup])
 
 
-def _steps_per_epoch(recipe: Recipe, hyper: Hyper) -> int:
+def _steps_per_epoch(recipe: Recipe, hyper: Hyper, world_size: int = 1) -> int:
     if hyper.steps_per_epoch is not None:
         return hyper.steps_per_epoch
-    return math.ceil(len(recipe.train_set) / hyper.batch_size)
+    return math.ceil(math.ceil(len(recipe.train_set) / world_size) / hyper.batch_size)
+
+
+class _DataParallel:
+    """What `fit(ddp=True)` adds: the process group, the sharded loader, the reductions."""
+
+    def __init__(self, seed: int) -> None:
+        import minigrad.distributed as dist  # here: mpi4py is loaded only for --ddp
+
+        if not dist.is_initialized():
+            dist.init_process_group()
+        self.dist = dist
+        self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
+        self.seed = seed
+        self.sampler = None
+
+    def wrap(self, model):
+        from minigrad.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(model)
+
+    def loader(self, recipe: Recipe, hyper: Hyper) -> DataLoader:
+        """This rank's shard of each epoch's permutation, in batches of `batch_size`."""
+        self.sampler = DistributedSampler(recipe.train_set, num_replicas=self.world_size,
+                                          rank=self.rank, shuffle=True, seed=self.seed)
+        return DataLoader(recipe.train_set, batch_size=hyper.batch_size, sampler=self.sampler)
+
+    def start_epoch(self, epoch: int) -> None:
+        self.sampler.set_epoch(epoch)
+        stream = np.random.SeedSequence((self.seed, epoch, self.rank)).generate_state(1)[0]
+        mg.manual_seed(int(stream))
+
+    def describe(self, hyper: Hyper) -> dict:
+        """What metrics.json records under "distributed"."""
+        return {"world_size": self.world_size, "rank_batch_size": hyper.batch_size,
+                "effective_batch_size": self.world_size * hyper.batch_size,
+                "evaluation": "rank 0 only", "step_losses": "rank 0's"}
+
+    def sum_over_ranks(self, *values: float) -> list[float]:
+        totals = np.array(values, dtype=np.float64)
+        self.dist.all_reduce(totals, op=self.dist.ReduceOp.SUM)
+        return totals.tolist()
 
 
 def fit(recipe: Recipe, hyper: Hyper | None = None, *, seed: int = 0,
         out_dir: str | Path | None = None, resume: str | Path | None = None,
-        progress: bool = True) -> dict:
+        progress: bool = True, ddp: bool = False) -> dict:
     """Train `recipe`'s model with `hyper`; return (and write to `out_dir`) the metrics.
 
     Args:
@@ -85,10 +138,14 @@ def fit(recipe: Recipe, hyper: Hyper | None = None, *, seed: int = 0,
             with its hyper-parameters and seed (a `hyper` that differs is an error: the
             learning-rate schedule depends on them).
         progress: show a tqdm bar per epoch and a line after each.
+        ddp: data parallel over the ranks of the `minigrad.distributed` process group (it is
+            initialised here if it is not yet; without mpirun: one rank). `hyper.batch_size`
+            is per rank. Only rank 0 shows progress, evaluates and writes `out_dir`.
 
     Returns:
         The metrics dict: `history` (one entry per epoch), `step_losses`, `final` (the last
-        epoch's entry), `parameters`, and `model` (the trained Module).
+        epoch's entry), `parameters`, `distributed` (with `ddp`: world size, per-rank and
+        effective batch size), and `model` (the trained Module, unwrapped).
     """
     if recipe.train_set is None:
         recipe.load_data()
@@ -105,11 +162,14 @@ def fit(recipe: Recipe, hyper: Hyper | None = None, *, seed: int = 0,
         start_epoch = checkpoint["epoch"]
         history, step_losses = checkpoint["history"], checkpoint["step_losses"]
     hyper = hyper if hyper is not None else recipe.defaults
+    parallel = _DataParallel(seed) if ddp else None
+    rank, world_size = (parallel.rank, parallel.world_size) if ddp else (0, 1)
+    progress = progress and rank == 0
 
     mg.manual_seed(seed)
     model = recipe.build_model()
     optimizer = make_optimizer(hyper.optimizer, model.parameters(), hyper.lr, hyper.weight_decay)
-    steps_per_epoch = _steps_per_epoch(recipe, hyper)
+    steps_per_epoch = _steps_per_epoch(recipe, hyper, world_size)
     scheduler = make_scheduler(optimizer, hyper.epochs * steps_per_epoch, hyper.warmup_fraction)
     if checkpoint is not None:
         model.load_state_dict(checkpoint["model"])
@@ -117,20 +177,27 @@ def fit(recipe: Recipe, hyper: Hyper | None = None, *, seed: int = 0,
         scheduler.load_state_dict(checkpoint["scheduler"])
         mg.set_rng_state(checkpoint["rng_state"])
 
-    loader = recipe.train_loader(hyper)
-    out = Path(out_dir) if out_dir is not None else None
+    trained = parallel.wrap(model) if ddp else model
+    loader = parallel.loader(recipe, hyper) if ddp else recipe.train_loader(hyper)
+    if ddp and progress:
+        tqdm.write(f"{recipe.name}: data parallel over {world_size} rank(s), "
+                   f"{hyper.batch_size} samples per rank per step: effective batch size "
+                   f"{world_size * hyper.batch_size}")
+    out = Path(out_dir) if out_dir is not None and rank == 0 else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     for epoch in range(start_epoch, hyper.epochs):
+        if ddp:
+            parallel.start_epoch(epoch)
         model.train()
         items, losses = 0, []
         start = time.perf_counter()
         # disable=None: a bar on a terminal, none in a log file (CI)
-        bar = tqdm(loader, total=steps_per_epoch, desc=f"{recipe.name} epoch {epoch + 1}/"
-                   f"{hyper.epochs}", disable=None if progress else True, leave=False,
-                   dynamic_ncols=True)
+        bar = tqdm(islice(loader, steps_per_epoch), total=steps_per_epoch,
+                   desc=f"{recipe.name} epoch {epoch + 1}/{hyper.epochs}",
+                   disable=None if progress else True, leave=False, dynamic_ncols=True)
         for batch in bar:
-            loss = recipe.loss(model, batch)
+            loss = recipe.loss(trained, batch)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -140,9 +207,12 @@ def fit(recipe: Recipe, hyper: Hyper | None = None, *, seed: int = 0,
             bar.set_postfix(loss=f"{losses[-1]:.4f}",
                             rate=f"{items / (time.perf_counter() - start):.0f} {recipe.unit}/s")
         seconds = time.perf_counter() - start
+        loss_sum, steps = sum(losses), len(losses)
+        if ddp:
+            loss_sum, steps, items = parallel.sum_over_ranks(loss_sum, steps, items)
         model.eval()
-        evaluation = recipe.evaluate(model)
-        history.append({"epoch": epoch + 1, "train_loss": sum(losses) / len(losses),
+        evaluation = recipe.evaluate(model) if rank == 0 else {}
+        history.append({"epoch": epoch + 1, "train_loss": loss_sum / steps,
                         "seconds": seconds, f"{recipe.unit}_per_s": items / seconds,
                         "lr": scheduler.get_last_lr()[0], **evaluation})
         step_losses.extend(losses)
@@ -163,6 +233,7 @@ def fit(recipe: Recipe, hyper: Hyper | None = None, *, seed: int = 0,
         "seed": seed, "parameters": sum(p.numel() for p in model.parameters()),
         "history": history, "step_losses": step_losses,
         "final": history[-1] if history else {},
+        **({"distributed": parallel.describe(hyper)} if ddp else {}),
     }
     if out is not None:
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -244,14 +315,24 @@ def hyper_from_args(recipe: Recipe, args: argparse.Namespace) -> Hyper | None:
 def run(args: argparse.Namespace) -> int:
     recipe = get_recipe(args.model)
     out = args.out or f"runs/{args.model}"
+    ddp = args.ddp
     metrics = fit(recipe, hyper_from_args(recipe, args), seed=args.seed, out_dir=out,
-                  resume=args.resume)
+                  resume=args.resume, ddp=ddp)
+    if ddp:
+        import minigrad.distributed as dist
+
+        if dist.get_rank() != 0:
+            return 0  # rank 0 alone reports
     final = metrics["final"]
     print(f"{recipe.description}: {metrics['parameters']:,} parameters")
     for key in ("accuracy", "val_loss", "bigram_val_loss", "train_loss",
                 f"{recipe.unit}_per_s"):
         if key in final:
             print(f"  {key:>16}: {final[key]:.4f}")
+    if ddp:
+        shape = metrics["distributed"]
+        print(f"  {'effective batch':>16}: {shape['effective_batch_size']} = "
+              f"{shape['rank_batch_size']} per rank x {shape['world_size']} rank(s)")
     print(f"wrote {out}/{CHECKPOINT_NAME} and {out}/metrics.json; loss curve: "
           f"{metrics['plot']}")
     return 0
