@@ -1,8 +1,9 @@
 """The `minigrad` command: `demo`, `train`, `sample`, `profile`,
-`bench {overhead,train,kernels}`.
+`bench {overhead,train,kernels,allreduce,ddp}`.
 
 Each subcommand lives in its own module (`demo.py`, `train.py`, `sample.py`, `profile.py`,
-`bench_overhead.py`, `bench_train.py`, `bench_kernels.py`) with a `run(args) -> int | None`
+`bench_overhead.py`, `bench_train.py`, `bench_kernels.py`, `bench_allreduce.py`,
+`bench_ddp.py`) with a `run(args) -> int | None`
 function. They are imported only when their subcommand runs, so `minigrad --help` answers
 without loading the framework's heavier parts.
 """
@@ -26,8 +27,11 @@ def _run_bench(args: argparse.Namespace) -> int | None:
 
 
 MODELS = ("mlp", "cnn", "gpt")
-KERNEL_FAMILIES = ("matmul", "attention", "depthwise", "int8", "fused")
+KERNEL_FAMILIES = ("matmul", "attention", "depthwise", "int8", "fused", "memory")
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop", "adagrad")
+# minigrad.distributed.ALGORITHMS, plus MPI_Allreduce called directly (blocking)
+ALLREDUCE_ALGORITHMS = ("ring", "rabenseifner", "recursive_doubling", "tree", "mpi",
+                        "mpi_blocking")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train mlp (digits), cnn (digits, MobileNet-style) or gpt (characters of "
                     "the standard library). Writes DIR/last.ckpt after every epoch, "
                     "DIR/metrics.json and DIR/loss_curve.png. Unset flags take the model's "
-                    "defaults (MINIGRAD_FAST=1: a few steps).",
+                    "defaults (MINIGRAD_FAST=1: a few steps). Data parallel on P processes: "
+                    "mpirun -n P minigrad train gpt --ddp.",
     )
     train.add_argument("model", choices=MODELS)
     train.add_argument("--epochs", type=int, default=None)
@@ -73,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
                        help="output folder (default: runs/MODEL)")
     train.add_argument("--resume", default=None, metavar="CKPT",
                        help="continue a run from its checkpoint, bit-identically")
+    train.add_argument("--ddp", action="store_true",
+                       help="data parallel over the ranks started by mpirun/mpiexec (e.g. "
+                            "mpirun -n 4 minigrad train gpt --ddp; without mpirun: 1 rank): "
+                            "each rank trains on its own shard with --batch-size samples per "
+                            "step and gradients are averaged (DistributedDataParallel), so the "
+                            "effective batch size is batch size x ranks (--lr is not scaled); "
+                            "only rank 0 prints, evaluates and writes DIR")
     train.set_defaults(handler=_runner("train"))
 
     sample = commands.add_parser(
@@ -104,10 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="run a benchmark suite next to PyTorch and write JSON",
         description="Run a benchmark suite; results are printed and written as JSON.",
     )
-    bench.add_argument("suite", choices=["overhead", "train", "kernels"],
+    bench.add_argument("suite", choices=["overhead", "train", "kernels", "allreduce", "ddp"],
                        help="overhead: per-op framework overhead, forward and backward; "
                             "train: training steps per second of the mlp, cnn and gpt; "
-                            "kernels: the Numba kernels next to NumPy, OpenBLAS and PyTorch")
+                            "kernels: the Numba kernels next to NumPy, OpenBLAS and PyTorch; "
+                            "allreduce: time and bus bandwidth of every all-reduce algorithm "
+                            "over MPI, next to the cost model; ddp: data-parallel training "
+                            "throughput at P = 1, 2 and the scaling efficiency. allreduce and "
+                            "ddp run under `mpirun -n P minigrad bench ...`, or start "
+                            "`mpiexec -n P` themselves for each P of --procs"),
     bench.add_argument("--out", default=None, metavar="PATH",
                        help="where to write the JSON results (default: bench-SUITE.json)")
     bench.add_argument("--repeat", type=int, default=5,
@@ -116,11 +133,31 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train, kernels: threads of every library (Numba, BLAS, OpenMP, "
                             "PyTorch), e.g. 1,2 (default: 1 for train, all cores for kernels)")
     bench.add_argument("--models", nargs="+", choices=MODELS, default=None,
-                       help="train: which models (default: all three)")
+                       help="train: which models (default: all three); ddp: (default: gpt "
+                            "mlp)")
     bench.add_argument("--kernels", nargs="+", choices=KERNEL_FAMILIES, default=None,
                        help="kernels: which kernel families (default: all)")
     bench.add_argument("--quick", action="store_true",
-                       help="kernels: tiny shapes, a smoke test of the pipeline (seconds)")
+                       help="kernels, allreduce, ddp: tiny shapes or few sizes and steps, a "
+                            "smoke test of the pipeline (seconds)")
+    bench.add_argument("--procs", default=None, metavar="P[,P...]",
+                       help="allreduce, ddp: world sizes to launch with mpiexec when not run "
+                            "under mpirun (default: 2,4 for allreduce, 1,2 for ddp)")
+    bench.add_argument("--sizes", default=None, metavar="SIZE[,SIZE...]",
+                       help="allreduce: message sizes in bytes, K/M/G = KiB/MiB/GiB, e.g. "
+                            "4K,1M,64M (default: 4K to 256M in powers of 4)")
+    bench.add_argument("--algorithms", nargs="+", choices=ALLREDUCE_ALGORITHMS, default=None,
+                       help="allreduce: which algorithms (default: all; mpi_blocking is "
+                            "MPI_Allreduce called directly)")
+    bench.add_argument("--link-bandwidth", type=float, default=12.5, metavar="GB/s",
+                       help="allreduce: link bandwidth of the cost model's predictions for "
+                            "P = 8 ... 4096 (default: 12.5, a 100 Gb/s link)")
+    bench.add_argument("--link-latency", type=float, default=2.0, metavar="US",
+                       help="allreduce: per-message latency in microseconds of those "
+                            "predictions (default: 2.0)")
+    bench.add_argument("--batch-size", type=int, default=None,
+                       help="ddp: global batch size, split over the ranks (default: the "
+                            "recipe's)")
     bench.set_defaults(handler=_run_bench)
 
     return parser

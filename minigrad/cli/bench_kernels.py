@@ -6,7 +6,9 @@ and of PyTorch's CPU implementation when PyTorch is installed, all measured in t
 each the best of `--repeat` measurements after a warm-up call (see
 `minigrad.cli.kernel_bench.timing`), with the throughput in the row's unit (GFLOP/s, GOP/s or
 GB/s) and our speedup over each of the others. The shapes and what each family measures are
-in its module, `minigrad/cli/kernel_bench/<family>.py`.
+in its module, `minigrad/cli/kernel_bench/<family>.py`. The `memory` family measures the
+machine's bandwidth (STREAM triad); with the best sgemm it gives the roofline printed under
+the table and stored under "roofline" in the JSON.
 
 Threads: each family runs in a fresh Python process per thread count, with
 NUMBA_NUM_THREADS, OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS set before
@@ -32,7 +34,9 @@ import sys
 from pathlib import Path
 
 from minigrad.cli import KERNEL_FAMILIES as FAMILIES
+from minigrad.cli.kernel_bench.memory import roofline
 from minigrad.cli.machine import THREAD_VARIABLES, machine_info
+
 IMPLEMENTATIONS = ("ours", "numpy", "blas", "torch")
 
 
@@ -82,6 +86,12 @@ def format_table(rows: list[dict]) -> str:
             + " " + " ".join(f"{_number(s) + ('x' if s else ''):>8}" for s in speedups))
     lines.append("throughput in the row's unit (higher is better); 'x numpy' = numpy's time "
                  "/ ours (above 1: ours is faster)")
+    for threads, roof in roofline(rows).items():
+        if roof.get("ridge_flops_per_byte") is not None:
+            lines.append(f"roofline, {threads} thread(s): peak {roof['peak_gflops']:.0f} GFLOP/s "
+                         f"(best OpenBLAS sgemm), memory {roof['bandwidth_gbs']:.1f} GB/s "
+                         f"(STREAM triad), ridge point {roof['ridge_flops_per_byte']:.1f} "
+                         f"FLOPs/byte")
     return "\n".join(lines)
 
 
@@ -138,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
         "settings": {"repeat": args.repeat, "threads": threads_list, "quick": quick,
                      "timer": "time.perf_counter, best of repeat after one warm-up call"},
         "torch_available": torch is not None,
+        "roofline": {str(t): roof for t, roof in roofline(rows).items()},
         "rows": rows,
     }
     print(format_table(rows))
