@@ -18,6 +18,7 @@ from minigrad.distributed.algorithms import (
     choose,
     choose_all_reduce,
 )
+from minigrad.distributed.algorithms._link import Link
 from minigrad.distributed.algorithms._pow2 import (
     fold_schedule,
     largest_power_of_two,
@@ -45,6 +46,8 @@ ALL_REDUCE = {"ring": ring_all_reduce, "rabenseifner": rabenseifner_all_reduce,
 
 class ThreadLink:
     """`Link` over in-memory queues, one per ordered pair of ranks; counts what it sends."""
+
+    scratch = staticmethod(Link.scratch)  # the real one: per-thread, and each rank is a thread
 
     def __init__(self, rank, size, boxes):
         self.rank, self.size, self.boxes = rank, size, boxes
@@ -220,3 +223,18 @@ def test_ring_reduce_scatter_and_all_gather_with_equal_chunks(size, chunk):
     run_ranks(size, lambda link: ring_all_gather(link, gathered[link.rank], bounds))
     expected = np.concatenate([data[r][r * chunk:(r + 1) * chunk] for r in range(size)])
     assert all(np.array_equal(g, expected) for g in gathered)
+
+
+def test_scratch_is_reused_per_thread_and_grows_to_the_largest_request():
+    a = Link.scratch(10, np.float32)
+    b = Link.scratch(4, np.float64)
+    assert a.shape == (10,) and a.dtype == np.float32 and b.shape == (4,) and b.dtype == np.float64
+    assert np.shares_memory(a, b)  # the same bytes, reused
+    big = Link.scratch(1000, np.int64)
+    assert big.size == 1000 and not np.shares_memory(a, big)  # grew: a fresh buffer
+    other = {}
+    thread = threading.Thread(target=lambda: other.update(s=Link.scratch(1000, np.int64)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(other["s"], big)  # each thread has its own
+    assert Link.scratch(0, np.float32).size == 0

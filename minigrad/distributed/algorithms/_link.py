@@ -12,9 +12,18 @@ boundaries, so they skip the same messages and still pair up.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
+
+# Receive buffers are reused across collectives, one growing byte buffer per thread (a group's
+# worker thread and the main thread may run collectives of different groups at once). A fresh
+# np.empty per call costs a page fault per 4 KB page on first touch: a 64 MiB ring all-reduce
+# at P = 2 took 18.9 ms with fresh buffers and 14.9 ms with a reused one (256 MiB: 130 -> 108).
+# The price: each thread keeps the largest scratch it needed (n / P elements for the ring,
+# n for Rabenseifner and recursive doubling).
+_scratch = threading.local()
 
 # All our messages on a group's private communicator use one tag: MPI keeps messages between
 # two ranks on one communicator in order, and a group runs one collective at a time.
@@ -34,6 +43,20 @@ class Link:
         self.rank: int = comm.Get_rank()
         self.size: int = comm.Get_size()
         self.wait = wait
+
+    @staticmethod
+    def scratch(count: int, dtype: np.dtype) -> np.ndarray:
+        """A (count,) array of `dtype` to receive into, reused by this thread's collectives.
+
+        Its contents are garbage; one collective uses it at a time (a thread runs one
+        collective at a time), so callers must not keep it past their collective.
+        """
+        dtype = np.dtype(dtype)
+        nbytes = count * dtype.itemsize
+        raw = getattr(_scratch, "raw", None)
+        if raw is None or raw.size < nbytes:
+            raw = _scratch.raw = np.empty(max(nbytes, 1), np.uint8)
+        return raw[:nbytes].view(dtype)
 
     def sendrecv(self, send: np.ndarray, dest: int, recv: np.ndarray, source: int) -> None:
         """Send `send` to `dest` while receiving `recv` from `source`; return when both are done."""

@@ -41,7 +41,7 @@ def rabenseifner_all_reduce(link: Link, buffer: np.ndarray, ufunc: np.ufunc) -> 
     size = link.size
     if size == 1 or buffer.size == 0:
         return
-    scratch = np.empty_like(buffer)
+    scratch = link.scratch(buffer.size, buffer.dtype)
     new_rank = fold_in(link, buffer, ufunc, scratch)
     if new_rank >= 0:
         segments = largest_power_of_two(size)

@@ -33,7 +33,7 @@ def recursive_doubling_all_reduce(link: Link, buffer: np.ndarray, ufunc: np.ufun
     size = link.size
     if size == 1 or buffer.size == 0:
         return
-    scratch = np.empty_like(buffer)
+    scratch = link.scratch(buffer.size, buffer.dtype)
     new_rank = fold_in(link, buffer, ufunc, scratch)
     if new_rank >= 0:
         mask = 1

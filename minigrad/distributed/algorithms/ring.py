@@ -58,7 +58,7 @@ def ring_reduce_scatter(link: Link, buffer: np.ndarray, bounds: list[int],
     if size == 1 or bounds[-1] == 0:
         return
     right, left = (rank + 1) % size, (rank - 1) % size
-    scratch = np.empty(max(b - a for a, b in pairwise(bounds)), buffer.dtype)
+    scratch = link.scratch(max(b - a for a, b in pairwise(bounds)), buffer.dtype)
     for step in range(size - 1):
         send = (rank - step - 1) % size
         recv = (rank - step - 2) % size

@@ -56,7 +56,7 @@ def binomial_reduce(link: Link, buffer: np.ndarray, root: int, ufunc: np.ufunc) 
         child = relative | mask
         if child < size:
             if scratch is None:
-                scratch = np.empty_like(buffer)
+                scratch = link.scratch(buffer.size, buffer.dtype)
             link.recv(scratch, (child + root) % size)
             ufunc(buffer, scratch, out=buffer)
         mask <<= 1
