@@ -176,6 +176,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         status = args.handler(args)
     except (CommandError, CheckpointError, FileNotFoundError, IsADirectoryError) as exc:
-        print(f"minigrad {args.command}: error: {exc}", file=sys.stderr)
+        message = f"minigrad {args.command}: error: {exc}"
+        _abort_other_ranks(message)
+        print(message, file=sys.stderr)
         return 2
     return 0 if status is None else int(status)
+
+
+def _abort_other_ranks(message: str) -> None:
+    """Under `mpirun ... --ddp`, one rank's error ends the whole job at once: the other ranks
+    would otherwise wait in their next collective until the watchdog's timeout."""
+    distributed = sys.modules.get("minigrad.distributed")
+    if distributed is None or not distributed.is_initialized() \
+            or distributed.get_world_size() == 1:
+        return
+    from minigrad.distributed.launch import abort_job
+
+    abort_job(f"minigrad.distributed: rank {distributed.get_rank()} of "
+              f"{distributed.get_world_size()} failed: {message}")

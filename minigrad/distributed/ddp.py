@@ -145,7 +145,8 @@ class DistributedDataParallel(Module):
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         """Broadcast the buffers, arm the gradient hooks, run the module."""
         if is_grad_enabled():
-            if self.broadcast_buffers:
+            if self.broadcast_buffers and self.require_backward_grad_sync:
+                # not inside no_sync(): each rank's micro-batches update its own statistics
                 self._broadcast([b for _, b in self.module.named_buffers()])
             self.reducer.prepare_for_backward(sync=self.require_backward_grad_sync)
         return self.module(*inputs, **kwargs)
@@ -198,8 +199,11 @@ def _group_ranks(group: ProcessGroup | None) -> list[int]:
 
 
 def _signature(module: Module) -> list[list]:
-    """[kind, name, shape, dtype] of every parameter and buffer, in registration order."""
-    entries = [["parameter", n, list(p.shape), str(p.data.dtype)]
+    """[kind, name, shape, dtype(, requires_grad)] of every parameter and buffer, in
+    registration order. requires_grad matters: only those parameters are bucketed, so a layer
+    frozen on one rank alone would give buckets of different lengths on different ranks."""
+    entries = [["parameter", n, list(p.shape), str(p.data.dtype),
+                "requires_grad" if p.requires_grad else "frozen"]
                for n, p in module.named_parameters()]
     entries += [["buffer", n, list(b.shape), str(b.data.dtype)]
                 for n, b in module.named_buffers()]
@@ -234,7 +238,7 @@ def _mismatch_message(signatures: list[list], ranks: list[int]) -> str:
     """Name the first parameter or buffer where some rank differs from the first rank."""
     length = max(len(s) for s in signatures)
     for i in range(length):
-        entries = [(s[i][0], s[i][1], tuple(s[i][2]), s[i][3]) if i < len(s) else None
+        entries = [(s[i][0], s[i][1], tuple(s[i][2]), *s[i][3:]) if i < len(s) else None
                    for s in signatures]
         if len(set(entries)) > 1:
             break
@@ -244,12 +248,14 @@ def _mismatch_message(signatures: list[list], ranks: list[int]) -> str:
     variants = "; ".join(f"rank{'s' if len(r) > 1 else ''} {', '.join(map(str, r))}: "
                          + _describe(entry, i) for entry, r in by_entry.items())
     return (f"DistributedDataParallel: the model is not the same on every rank (parameters "
-            f"and buffers must have the same names, shapes and dtypes, in the same order). "
+            f"and buffers must have the same names, shapes, dtypes and requires_grad, in the "
+            f"same order). "
             f"First difference, at entry {i}: {variants}")
 
 
 def _describe(entry: tuple | None, index: int) -> str:
     if entry is None:
         return f"nothing (only {index} parameters and buffers)"
-    kind, name, shape, dtype = entry
-    return f"{kind} '{name}' of shape {shape} and dtype {dtype}"
+    kind, name, shape, dtype, *grad = entry  # parameters also carry requires_grad/frozen
+    return f"{kind} '{name}' of shape {shape} and dtype {dtype}" + \
+        (" (frozen)" if grad == ["frozen"] else "")

@@ -138,8 +138,10 @@ def _wait_for_everyone(comm, seconds: float, where: str) -> None:
         time.sleep(1e-4)
 
 
-def init_process_group(backend: str | None = "mpi", *,
-                       timeout: float | datetime.timedelta | None = None) -> None:
+def init_process_group(backend: str | None = "mpi", init_method: str | None = None,
+                       timeout: float | datetime.timedelta | None = None,
+                       world_size: int = -1, rank: int = -1, store=None,
+                       group_name: str = "") -> None:
     """Create the default process group: every process that `mpiexec` started.
 
     Collective over all processes (each must call it). Installs the excepthook of
@@ -148,6 +150,10 @@ def init_process_group(backend: str | None = "mpi", *,
 
     Args:
         backend: "mpi" (the only backend; None means "mpi").
+        init_method, store, group_name: PyTorch's rendezvous arguments, accepted so that
+            PyTorch code runs, and ignored: MPI's launcher has already connected the ranks.
+        world_size, rank: -1, or MPI's own values (checked; an error if they differ, since
+            mpiexec, not the caller, decides them).
         timeout: seconds (or a `datetime.timedelta`) a collective may take before the
             watchdog reports which ranks did not join and aborts the job. None:
             `MINIGRAD_DIST_TIMEOUT`, else 300 s.
@@ -170,6 +176,19 @@ def init_process_group(backend: str | None = "mpi", *,
     from mpi4py import MPI
 
     world = MPI.COMM_WORLD
+    for name, given, actual in (("world_size", world_size, world.Get_size()),
+                                ("rank", rank, world.Get_rank())):
+        if given != -1 and given != actual:
+            raise ValueError(f"init_process_group: {name}={given} but the MPI launcher "
+                             f"started this process with {name} {actual}; leave it out "
+                             f"(mpiexec -n decides it)")
+    if world.Get_size() > 1 and MPI.Query_thread() < MPI.THREAD_MULTIPLE:
+        # asynchronous collectives run on a worker thread while the main thread may call MPI
+        raise RuntimeError("init_process_group: this MPI library was initialised without "
+                           "MPI_THREAD_MULTIPLE (thread level "
+                           f"{MPI.Query_thread()}); minigrad.distributed runs collectives on "
+                           "worker threads. With Cray MPICH set MPICH_MAX_THREAD_SAFETY="
+                           "multiple; do not lower mpi4py.rc.thread_level")
     _wait_for_everyone(world, seconds, "init_process_group")
     node = world.Split_type(MPI.COMM_TYPE_SHARED)
     configure_polling(node.Get_size(), len(os.sched_getaffinity(0)))

@@ -14,6 +14,7 @@ The thread is a daemon, and `destroy_process_group` (or the interpreter's exit, 
 
 from __future__ import annotations
 
+import datetime
 import queue
 import threading
 from collections.abc import Callable
@@ -57,17 +58,20 @@ class Work:
         """The error the collective raised, or None (also None while it still runs)."""
         return self._exception
 
-    def wait(self, timeout: float | None = None) -> bool:
+    def wait(self, timeout: float | datetime.timedelta | None = None) -> bool:
         """Block until the collective has finished; return True.
 
         Args:
-            timeout: seconds to wait at most (None: until done; the group's own deadline
-                aborts a stalled collective anyway).
+            timeout: seconds, or a `datetime.timedelta` as PyTorch takes, to wait at most
+                (None: until done; the group's own deadline aborts a stalled collective
+                anyway).
 
         Raises:
             TimeoutError: `timeout` passed first.
             BaseException: whatever the collective raised, re-raised here.
         """
+        if isinstance(timeout, datetime.timedelta):
+            timeout = timeout.total_seconds()
         if not self._done.wait(timeout):
             raise TimeoutError(f"Work.wait: {self.name} did not finish within {timeout} s")
         if self._exception is not None:

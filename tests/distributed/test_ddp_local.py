@@ -7,7 +7,7 @@ import pytest
 import minigrad as mg
 import minigrad.distributed as dist
 from minigrad import nn, optim
-from minigrad.distributed.ddp import DistributedDataParallel, _mismatch_message
+from minigrad.distributed.ddp import DistributedDataParallel, _mismatch_message, _signature
 from minigrad.nn import functional as F
 
 
@@ -126,6 +126,9 @@ def test_buffers_are_broadcast_at_training_forwards_only(monkeypatch):
     with mg.no_grad():
         ddp(mg.randn(5, 3))
     assert calls == []
+    with ddp.no_sync():  # micro-batches keep their own statistics until the synced forward
+        ddp(mg.randn(5, 3))
+    assert calls == []
     calls.clear()
     quiet = DistributedDataParallel(model, broadcast_buffers=False)
     assert list(map(str, calls)) == ["float32"]  # the parameters only, not the int64 counter
@@ -175,3 +178,18 @@ def test_mismatch_message_names_the_first_difference_and_the_ranks():
     short = _mismatch_message([same, same[:1]], [4, 6])
     assert "rank 4: parameter '0.bias' of shape (7,) and dtype float32; rank 6: nothing " \
            "(only 1 parameters and buffers)" in short
+
+
+def test_mismatch_message_names_a_parameter_frozen_on_one_rank():
+    # only parameters that require grad are bucketed: a layer frozen on one rank would give
+    # buckets of different lengths, so the signature carries requires_grad
+    trained = [["parameter", "0.bias", [7], "float32", "requires_grad"]]
+    frozen = [["parameter", "0.bias", [7], "float32", "frozen"]]
+    message = _mismatch_message([trained, frozen], [0, 1])
+    assert ("rank 0: parameter '0.bias' of shape (7,) and dtype float32; rank 1: parameter "
+            "'0.bias' of shape (7,) and dtype float32 (frozen)") in message
+    model = _mlp()
+    next(iter(model.parameters())).requires_grad_(False)
+    assert [e[-1] for e in _signature(model) if e[0] == "parameter"][:2] == ["frozen",
+                                                                          "requires_grad"]
+

@@ -44,3 +44,20 @@ def test_public_names_follow_torch_distributed():
         assert hasattr(dist, name), name
     assert dist.ALGORITHMS == ("ring", "rabenseifner", "recursive_doubling", "tree", "mpi")
     assert [op.name for op in dist.ReduceOp] == ["SUM", "AVG", "PRODUCT", "MIN", "MAX"]
+
+
+def test_pytorch_rendezvous_arguments_are_accepted_and_checked():
+    code = ("import minigrad.distributed as d\n"
+            "d.init_process_group('mpi', init_method='env://', world_size=1, rank=0)\n"
+            "print(d.get_world_size())\n"
+            "d.destroy_process_group()\n"
+            "try:\n"
+            "    d.init_process_group('mpi', world_size=4)\n"
+            "except ValueError as e:\n"
+            "    print(e)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=False)
+    lines = result.stdout.splitlines()
+    assert lines[0] == "1", result.stderr
+    assert "world_size=4 but the MPI launcher started this process with world_size 1" in lines[1]
+

@@ -54,3 +54,16 @@ def test_stop_runs_what_is_queued_and_ends_the_daemon_thread():
     assert thread.daemon
     worker.stop()
     assert done == [1] and not thread.is_alive()
+
+
+def test_wait_takes_a_timedelta_as_pytorch_does():
+    import datetime
+
+    release = threading.Event()
+    worker = GroupWorker("test")
+    work = worker.submit(Work("all_reduce", release.wait))
+    with pytest.raises(TimeoutError, match="all_reduce did not finish within 0.01 s"):
+        work.wait(timeout=datetime.timedelta(milliseconds=10))
+    release.set()
+    assert work.wait(timeout=datetime.timedelta(seconds=5))
+    worker.stop()

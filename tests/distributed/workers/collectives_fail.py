@@ -6,6 +6,8 @@
     mpiexec -n P python collectives_fail.py subgroup    # stall inside a sub-group [1 .. P-1]
     mpiexec -n P python collectives_fail.py async       # rank P-1 stalls; the others wait
                                                          # on their worker threads
+    mpiexec -n P python collectives_fail.py cli         # a `minigrad` command fails with a
+                                                         # user error (exit 2) on rank 1 only
 """
 
 import sys
@@ -25,6 +27,10 @@ def main(mode):
         dist.all_reduce(x, algorithm="ring")
     if mode == "exception" and rank == 1:
         raise RuntimeError("boom on rank 1")
+    if mode == "cli" and rank == 1:
+        from minigrad.cli import main as minigrad_main
+
+        sys.exit(minigrad_main(["sample", "--checkpoint", "/nonexistent/last.ckpt"]))
     if mode == "thread" and rank == 1:
         threading.Thread(target=lambda: 1 / 0, name="user-thread").start()
         time.sleep(30)
