@@ -150,10 +150,13 @@ def init_process_group(backend: str | None = "mpi", init_method: str | None = No
 
     Args:
         backend: "mpi" (the only backend; None means "mpi").
-        init_method, store, group_name: PyTorch's rendezvous arguments, accepted so that
-            PyTorch code runs, and ignored: MPI's launcher has already connected the ranks.
-        world_size, rank: -1, or MPI's own values (checked; an error if they differ, since
-            mpiexec, not the caller, decides them).
+        init_method: PyTorch's rendezvous address; accepted so that PyTorch code runs, and
+            ignored: MPI's launcher has already connected the ranks.
+        world_size: -1, or MPI's own world size (checked: mpiexec, not the caller, decides
+            it).
+        rank: -1, or MPI's own rank for this process (checked likewise).
+        store: PyTorch's key-value store; accepted and ignored, like `init_method`.
+        group_name: accepted and ignored (PyTorch deprecated it).
         timeout: seconds (or a `datetime.timedelta`) a collective may take before the
             watchdog reports which ranks did not join and aborts the job. None:
             `MINIGRAD_DIST_TIMEOUT`, else 300 s.
