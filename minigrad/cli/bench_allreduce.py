@@ -32,11 +32,11 @@ from pathlib import Path
 from minigrad.cli import ALLREDUCE_ALGORITHMS
 from minigrad.cli import bench_allreduce_report as report
 from minigrad.cli.bench_allreduce_jobs import (
-    check_world_size,
     launched_by_mpi,
+    measure_launched_world,
+    print_world_on_rank_0,
     run_worlds,
     source_commit,
-    thread_warning,
 )
 from minigrad.cli.bench_allreduce_plot import plot_measured, plot_model
 from minigrad.cli.errors import CommandError
@@ -133,20 +133,11 @@ def run(args: argparse.Namespace) -> int:
                 "timer": "time.perf_counter; best of repeat; slowest rank per call; a "
                          "barrier before each call"}
     if launched_by_mpi():
-        if args.procs is not None:
-            raise CommandError("--procs starts mpiexec itself; under mpirun/mpiexec the world "
-                               "is the launcher's: leave --procs out")
-        from mpi4py import MPI
-
         from minigrad.cli.bench_allreduce_measure import measure_world
-        check_world_size(MPI.COMM_WORLD.Get_size())
-        warning = thread_warning()
-        world = measure_world(sizes, settings["algorithms"], args.repeat, WARMUP)
-        if MPI.COMM_WORLD.Get_rank() != 0:
-            return 0
-        if warning:
-            print(warning, file=sys.stderr)
-        worlds = [world]
+        worlds = measure_launched_world(args.procs, lambda: measure_world(
+            sizes, settings["algorithms"], args.repeat, WARMUP))
+        if worlds is None:
+            return 0  # not rank 0: rank 0 reports
     else:
         procs = parse_procs(args.procs, DEFAULT_PROCS)
         worlds = run_worlds("minigrad.cli.bench_allreduce", settings, procs)
@@ -163,12 +154,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _worker(job: dict) -> None:
     """Measure in this MPI world; rank 0 prints the result as one JSON line."""
-    from mpi4py import MPI
-
     from minigrad.cli.bench_allreduce_measure import measure_world
-    world = measure_world(job["sizes"], job["algorithms"], job["repeat"], job["warmup"])
-    if MPI.COMM_WORLD.Get_rank() == 0:
-        print(json.dumps(world), flush=True)
+    print_world_on_rank_0(measure_world(job["sizes"], job["algorithms"], job["repeat"],
+                                        job["warmup"]))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from minigrad.cli.errors import CommandError
@@ -74,6 +75,39 @@ def thread_warning() -> str | None:
     return ("warning: " + ", ".join(loose) + " not set to 1: ranks may compete for cores; "
             "run e.g. `mpiexec -n 2 env " + " ".join(f"{n}=1" for n in THREAD_VARIABLES)
             + " minigrad bench ...`")
+
+
+def measure_launched_world(procs_arg: str | None, measure: Callable[[], dict]
+                           ) -> list[dict] | None:
+    """Under a launcher: measure this world with `measure()` on every rank.
+
+    Returns `[world]` on rank 0 (which reports), None on the other ranks (which stop).
+
+    Raises:
+        CommandError: `--procs` was given (the launcher decides the world), or mpi4py
+            uses another MPI library than the launcher's.
+    """
+    if procs_arg is not None:
+        raise CommandError("--procs starts mpiexec itself; under mpirun/mpiexec the world "
+                           "is the launcher's: leave --procs out")
+    from mpi4py import MPI
+
+    check_world_size(MPI.COMM_WORLD.Get_size())
+    warning = thread_warning()
+    world = measure()
+    if MPI.COMM_WORLD.Get_rank() != 0:
+        return None
+    if warning:
+        print(warning, file=sys.stderr)
+    return [world]
+
+
+def print_world_on_rank_0(world: dict) -> None:
+    """A `--worker`'s output: rank 0 prints its world's results as one JSON line, last."""
+    from mpi4py import MPI
+
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        print(json.dumps(world), flush=True)
 
 
 def run_worlds(module: str, job: dict, procs: list[int], timeout: float | None = None

@@ -37,11 +37,11 @@ from pathlib import Path
 
 from minigrad.cli.bench_allreduce import parse_procs
 from minigrad.cli.bench_allreduce_jobs import (
-    check_world_size,
     launched_by_mpi,
+    measure_launched_world,
+    print_world_on_rank_0,
     run_worlds,
     source_commit,
-    thread_warning,
 )
 from minigrad.cli.errors import CommandError
 from minigrad.cli.machine import machine_info
@@ -144,20 +144,11 @@ def run(args: argparse.Namespace) -> int:
                 "timer": "time.perf_counter; best of repeat runs of `steps` steps; slowest "
                          "rank"}
     if launched_by_mpi():
-        if args.procs is not None:
-            raise CommandError("--procs starts mpiexec itself; under mpirun/mpiexec the world "
-                               "is the launcher's: leave --procs out")
-        from mpi4py import MPI
-
         from minigrad.cli.ddp_bench_measure import measure_world
-        check_world_size(MPI.COMM_WORLD.Get_size())
-        warning = thread_warning()
-        world = measure_world(models, steps, args.repeat, WARMUP, args.batch_size, True)
-        if MPI.COMM_WORLD.Get_rank() != 0:
-            return 0
-        if warning:
-            print(warning, file=sys.stderr)
-        worlds = [world]
+        worlds = measure_launched_world(args.procs, lambda: measure_world(
+            models, steps, args.repeat, WARMUP, args.batch_size, True))
+        if worlds is None:
+            return 0  # not rank 0: rank 0 reports
     else:
         procs = parse_procs(args.procs, DEFAULT_PROCS)
         check_batch_splits(models, args.batch_size, procs)
@@ -182,13 +173,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _worker(job: dict) -> None:
     """Measure in this MPI world; rank 0 prints the result as one JSON line."""
-    from mpi4py import MPI
-
     from minigrad.cli.ddp_bench_measure import measure_world
-    world = measure_world(job["models"], job["steps"], job["repeat"], job["warmup"],
-                          job["batch_size"], job["baseline"])
-    if MPI.COMM_WORLD.Get_rank() == 0:
-        print(json.dumps(world), flush=True)
+    print_world_on_rank_0(measure_world(job["models"], job["steps"], job["repeat"],
+                                        job["warmup"], job["batch_size"], job["baseline"]))
 
 
 if __name__ == "__main__":
