@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from minigrad.distributed.algorithms import COLLECTIVE_ALGORITHMS, choose
+from minigrad.distributed.algorithms import ALL_REDUCE, COLLECTIVE_ALGORITHMS, choose
 from minigrad.distributed.algorithms._link import Link
 from minigrad.distributed.algorithms._ops import (
     ReduceOp,
@@ -28,26 +28,11 @@ from minigrad.distributed.algorithms._ops import (
     finish_average,
     reduce_ufunc,
 )
-from minigrad.distributed.algorithms.rabenseifner import rabenseifner_all_reduce
-from minigrad.distributed.algorithms.recursive_doubling import (
-    recursive_doubling_all_reduce,
-)
-from minigrad.distributed.algorithms.ring import (
-    ring_all_gather,
-    ring_all_reduce,
-    ring_reduce_scatter,
-)
-from minigrad.distributed.algorithms.tree import (
-    binomial_broadcast,
-    binomial_reduce,
-    tree_all_reduce,
-)
+from minigrad.distributed.algorithms.ring import ring_all_gather, ring_reduce_scatter
+from minigrad.distributed.algorithms.tree import binomial_broadcast, binomial_reduce
 from minigrad.distributed.process_group import ProcessGroup, resolve_group
 from minigrad.distributed.work import Work
 from minigrad.tensor import Tensor
-
-_ALL_REDUCE = {"ring": ring_all_reduce, "rabenseifner": rabenseifner_all_reduce,
-               "recursive_doubling": recursive_doubling_all_reduce, "tree": tree_all_reduce}
 
 
 def _mpi():
@@ -155,7 +140,7 @@ def all_reduce(tensor, op: ReduceOp = ReduceOp.SUM, group: ProcessGroup | None =
         if name == "mpi":
             _mpi().mpi_all_reduce(link, target.flat, op)
         else:
-            _ALL_REDUCE[name](link, target.flat, ufunc)
+            ALL_REDUCE[name](link, target.flat, ufunc)
         finish_average(target.flat, op, link.size)
         target.finish()
 

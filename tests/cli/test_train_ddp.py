@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-import minigrad.distributed as dist
 from minigrad.cli import build_parser
 from minigrad.cli.recipes import Hyper, get_recipe
 from minigrad.cli.train import fit
 from tests.distributed.mpi_launch import run_mpi
+from tests.distributed.mpi_launch import world_of_one as single_process_world
 
 
 def test_ddp_flag_is_parsed_and_documented():
@@ -61,12 +61,8 @@ def test_ddp_without_mpirun_is_a_world_of_one(tmp_path):
 
 @pytest.fixture
 def world_of_one():
-    created = not dist.is_initialized()
-    if created:
-        dist.init_process_group()
-    yield
-    if created:
-        dist.destroy_process_group()
+    with single_process_world():
+        yield
 
 
 class Crash(Exception):

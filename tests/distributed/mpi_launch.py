@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,20 @@ def run_python(script: str | Path, *args: str, timeout: float = 60,
     except subprocess.TimeoutExpired as error:
         pytest.fail(f"{' '.join(command)} did not finish within {timeout} s\n"
                     f"--- stdout ---\n{error.stdout}\n--- stderr ---\n{error.stderr}")
+
+
+@contextmanager
+def world_of_one() -> Iterator[None]:
+    """A default process group of this process alone (no mpiexec), unless one exists; it is
+    destroyed afterwards only if it was created here."""
+    import minigrad.distributed as dist
+
+    created = not dist.is_initialized()
+    if created:
+        dist.init_process_group()
+    try:
+        yield
+    finally:
+        if created:
+            dist.destroy_process_group()
+

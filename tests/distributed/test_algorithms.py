@@ -13,6 +13,7 @@ import pytest
 
 from minigrad.distributed.algorithms import (
     ALGORITHMS,
+    ALL_REDUCE,
     COLLECTIVE_ALGORITHMS,
     SHORT_MESSAGE_BYTES,
     choose,
@@ -34,14 +35,7 @@ from minigrad.distributed.algorithms.ring import (
     ring_all_reduce,
     ring_reduce_scatter,
 )
-from minigrad.distributed.algorithms.tree import (
-    binomial_broadcast,
-    binomial_reduce,
-    tree_all_reduce,
-)
-
-ALL_REDUCE = {"ring": ring_all_reduce, "rabenseifner": rabenseifner_all_reduce,
-              "recursive_doubling": recursive_doubling_all_reduce, "tree": tree_all_reduce}
+from minigrad.distributed.algorithms.tree import binomial_broadcast, binomial_reduce
 
 
 class ThreadLink:

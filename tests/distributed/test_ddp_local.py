@@ -7,18 +7,19 @@ import pytest
 import minigrad as mg
 import minigrad.distributed as dist
 from minigrad import nn, optim
-from minigrad.distributed.ddp import DistributedDataParallel, _mismatch_message, _signature
+from minigrad.distributed.ddp import (
+    DistributedDataParallel,
+    _mismatch_message,
+    _signature,
+)
 from minigrad.nn import functional as F
+from tests.distributed.mpi_launch import world_of_one as single_process_world
 
 
 @pytest.fixture(scope="module", autouse=True)
 def world_of_one():
-    created = not dist.is_initialized()
-    if created:
-        dist.init_process_group()
-    yield
-    if created:
-        dist.destroy_process_group()
+    with single_process_world():
+        yield
 
 
 def _mlp(seed=0):

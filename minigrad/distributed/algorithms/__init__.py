@@ -56,3 +56,17 @@ def choose(collective: str, nbytes: int, group_size: int) -> str:
     if collective == "all_reduce":
         return choose_all_reduce(nbytes, group_size)
     return COLLECTIVE_ALGORITHMS[collective][0]
+
+
+# The hand-written all-reduce algorithms by name, each `(link, buffer, ufunc) -> None` in place
+# (imported last: the modules import nothing from this package's namespace).
+from minigrad.distributed.algorithms.rabenseifner import rabenseifner_all_reduce
+from minigrad.distributed.algorithms.recursive_doubling import (
+    recursive_doubling_all_reduce,
+)
+from minigrad.distributed.algorithms.ring import ring_all_reduce
+from minigrad.distributed.algorithms.tree import tree_all_reduce
+
+ALL_REDUCE = {"ring": ring_all_reduce, "rabenseifner": rabenseifner_all_reduce,
+              "recursive_doubling": recursive_doubling_all_reduce, "tree": tree_all_reduce}
+
